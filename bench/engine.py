@@ -1,0 +1,111 @@
+"""Engine throughput, side by side with numpy's own float32 matrix product at the same shapes.
+
+    python bench/engine.py            # full sizes (a few minutes on 2 cores)
+    python bench/engine.py --small    # quick check of the script
+
+(a) dense all-to-all soft-spin chip, N = 1024, B = 256 replicas, 1000 steps;
+(b) oscillator chip shaped 784-500-10 (784 inputs as fields, 510 oscillators), B = 256;
+(c) both kernel layouts on small chips, to place the engine's SMALL_CHIP switch.
+Prints cell-steps/s, coupling-MAC/s (one MAC per coupling-matrix entry, channel and replica
+per step, as the dense products compute it) and the ratio to numpy's matrix-product rate
+measured in the same run. Peak memory is the process's maximum resident set size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+
+from thermochip import Chip, load_spec, simulate
+from thermochip._kernels.jit import get_num_threads
+
+
+def numpy_matmul_rate(B: int, N: int, repeats: int) -> float:
+    """MAC/s of numpy's float32 (B, N) @ (N, N), best of several timed batches."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((B, N), dtype=np.float32)
+    J = rng.standard_normal((N, N), dtype=np.float32)
+    out = np.empty((B, N), dtype=np.float32)
+    np.dot(X, J, out=out)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        for _ in range(repeats):
+            np.dot(X, J, out=out)
+        best = min(best, (time.perf_counter() - t) / repeats)
+    return B * N * N / best
+
+
+def run(spec: dict, layout: str = "auto", repeats: int = 2):
+    chip = Chip.from_spec(load_spec(spec))
+    best = None
+    for _ in range(repeats):
+        r = simulate(chip, layout=layout, energy_every=spec["integrator"]["steps"])
+        best = r if best is None or r.seconds < best.seconds else best
+    return chip, best
+
+
+def report(label: str, chip, result, n_channels: int, numpy_rate: float) -> None:
+    B, N = result.x.shape
+    cell_steps = result.steps * B * N / result.seconds
+    mac = result.steps * B * N * N * n_channels * len(chip.latency_steps) / result.seconds
+    useful = result.steps * B * int(chip.mask.sum()) * n_channels / result.seconds
+    print(f"{label}\n  {result.steps} steps x {B} replicas x {N} cells in {result.seconds:.3f} s:"
+          f" {cell_steps:.3g} cell-steps/s, {mac:.3g} coupling-MAC/s "
+          f"({useful:.3g} on existing couplers)\n"
+          f"  numpy float32 ({B}x{N})@({N}x{N}): {numpy_rate:.3g} MAC/s -> ratio "
+          f"{mac / numpy_rate:.2f}")
+
+
+def main(small: bool = False) -> None:
+    print(f"engine threads: {get_num_threads()}")
+    steps = 100 if small else 1000
+    N, B = (256, 64) if small else (1024, 256)
+    dense = {"name": "dense_softspin",
+             "cells": {"model": "softspin", "preset": "seed000_double_well", "n": N},
+             "couplings": {"init": {"kind": "random", "std": 0.02}, "dac": {"bits": 8}},
+             "noise": {"thermal": {"kT": 0.1}},
+             "integrator": {"dt": "10 ps", "steps": steps}, "run": {"replicas": B}}
+    chip, res = run(dense, layout="batched")
+    report(f"(a) dense soft-spin N={N}, B={B}", chip, res, 1,
+           numpy_matmul_rate(B, N, 5 if small else 20))
+
+    hidden, out = (100, 10) if small else (500, 10)
+    oim = {"name": "oim_784_500_10",
+           "cells": {"model": "oim", "preset": "gower2025", "layers": [hidden, out],
+                     "inputs": 784},
+           "topology": "layered",
+           "couplings": {"init": {"kind": "random", "std": 1.0, "fan_in_scaling": True}},
+           "fields": {"init": {"S": 0.5}}, "noise": {"thermal": {"kT": 0.002}},
+           "integrator": {"dt": "1 ns", "steps": steps,
+                          "initial_state": {"kind": "constant", "value": 1.5707963}},
+           "run": {"replicas": B}}
+    chip = Chip.from_spec(load_spec(oim))
+    pixels = np.random.default_rng(1).random((B, 784))
+    h = chip.input_field(pixels)  # inputs enter once per sample, as fields
+    simulate(chip, h_ext=h, energy_every=steps)
+    res = min((simulate(chip, h_ext=h, energy_every=steps) for _ in range(2)),
+              key=lambda r: r.seconds)
+    report(f"(b) oscillator 784-{hidden}-{out} (inputs as fields), B={B}", chip, res, 2,
+           numpy_matmul_rate(B, hidden + out, 5 if small else 20))
+
+    print("(c) layouts on small chips, B=64, 2000 steps: steps/s replicas-layout | batched")
+    for n in (8, 16, 32, 64, 128, 256):
+        spec = {"cells": {"model": "oim", "n": n}, "noise": {"thermal": {"kT": 0.01}},
+                "integrator": {"dt": "1 ns", "steps": 200 if small else 2000},
+                "run": {"replicas": 64}}
+        rates = [run(spec, layout)[1].steps_per_second for layout in ("replicas", "batched")]
+        print(f"  N={n:4d}: {rates[0]:10.0f} | {rates[1]:10.0f}  -> "
+              f"{'replicas' if rates[0] > rates[1] else 'batched'} faster")
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak resident memory: {peak:.0f} MiB (no per-step trajectory is kept)")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--small", action="store_true", help="small sizes: checks the script")
+    main(small=ap.parse_args().small)

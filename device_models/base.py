@@ -1,0 +1,110 @@
+"""What a cell model declares, and the registry that finds models by name or by the type of
+their kernel parameters.
+
+Every physics function is written once, with numpy ufuncs and plain arithmetic, so the same
+function runs as a scalar inside the engine's numba kernels (``x`` a float) and vectorised in
+numpy (``x`` an array) for energies, the reference integrator and the tests.
+
+Conventions, in dimensionless time t~ = rate * t:
+    dx_i/dt~ = g_i [local_force(x_i, f0_i, f1_i) + coupling_force(x_i, G_i)] + noise,
+    G_ic = sum_j J_ij channel(x_j, c)            (c = 0 .. n_channels-1)
+    V = sum_i local_energy(x_i, f0_i, f1_i) + (pair_sign / 2) sum_ij J_ij sum_c ch_c(x_i) ch_c(x_j)
+so ``coupling_force(x, G) = -pair_sign * sum_c channel_deriv(x, c) * G_c`` and
+``pair_grad_J(x_i, x_j) = dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j)`` (one parameter per
+symmetric pair). f0 is the linear field (inputs add to it), f1 the model's second field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class CellModel:
+    """A cell device: its parameters and its physics, declared once."""
+
+    name: str
+    doc: str
+    params: type
+    """Parameter dataclass (fields declared with ``thermochip.spec.spec_field``, SI units)."""
+    kernel_params: type
+    """NamedTuple type of the numeric parameters the kernels see (dimensionless)."""
+    to_kernel: Callable[[Any, Any], tuple]
+    """``to_kernel(params, dtype)`` -> kernel_params instance with values cast to dtype."""
+    field_names: tuple[str, str | None]
+    """Names of field 0 (linear field) and field 1 (or None)."""
+    field_defaults: tuple[float, float]
+    pair_sign: float
+    n_channels: int
+    carrier: bool
+    """Channels are the I/Q components of a carrier phasor, so an interconnect delay acts as a
+    rotation of the received signal (phase offset 2 pi f0 tau)."""
+    periodic: float | None
+    """Period of the state (2 pi for phases) or None."""
+    init_range: tuple[float, float]
+    readouts: tuple[tuple[str, int], ...]
+    """Read-out modes (name, number of channels), in the order ``readout`` indexes them."""
+    local_energy: Callable
+    local_force: Callable
+    channel: Callable
+    channel_deriv: Callable
+    readout: Callable
+
+    def coupling_force(self, p, x, G):
+        """-dV_pair/dx_i given channel fields G[c] = sum_j J_ij ch_c(x_j)."""
+        return -self.pair_sign * sum(self.channel_deriv(p, x, c) * G[c]
+                                     for c in range(self.n_channels))
+
+    def channels(self, p, x):
+        """Stacked channels, shape (n_channels, *x.shape)."""
+        return np.stack([self.channel(p, x, c) for c in range(self.n_channels)])
+
+    def pair_grad_J(self, p, xi, xj):
+        """dV/dJ_ij for one symmetric coupler: the local term an EP accumulator averages."""
+        return self.pair_sign * sum(self.channel(p, xi, c) * self.channel(p, xj, c)
+                                    for c in range(self.n_channels))
+
+    def energy(self, p, x, J, f0, f1):
+        """V per replica. x: (replica, cell); J: (cell, cell) symmetric; f0, f1: (cell,) or
+        (replica, cell). Returns (replica,) float64."""
+        x = np.asarray(x, dtype=np.float64)
+        J = np.asarray(J, dtype=np.float64)
+        e = self.local_energy(p, x, f0, f1).sum(axis=-1)
+        for c in range(self.n_channels):
+            u = self.channel(p, x, c)
+            e = e + 0.5 * self.pair_sign * ((u @ J) * u).sum(axis=-1)
+        return e
+
+    def readout_index(self, mode: str | None) -> int:
+        names = [m for m, _ in self.readouts]
+        return 0 if mode is None else names.index(mode)
+
+
+_BY_NAME: dict[str, CellModel] = {}
+_BY_KERNEL_TYPE: dict[type, CellModel] = {}
+
+
+def register(model: CellModel) -> CellModel:
+    if model.n_channels not in (1, 2):
+        raise ValueError(f"{model.name}: the engine couples through 1 or 2 channels, "
+                         f"not {model.n_channels}")
+    if model.carrier and model.n_channels != 2:
+        raise ValueError(f"{model.name}: a carrier model needs 2 (I/Q) channels")
+    _BY_NAME[model.name] = model
+    _BY_KERNEL_TYPE[model.kernel_params] = model
+    return model
+
+
+def get_model(name: str) -> CellModel:
+    return _BY_NAME[name]
+
+
+def list_models() -> list[str]:
+    return sorted(_BY_NAME)
+
+
+def model_for_kernel_params(kernel_params_type: type) -> CellModel:
+    return _BY_KERNEL_TYPE[kernel_params_type]

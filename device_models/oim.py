@@ -1,0 +1,81 @@
+r"""Oscillator Ising machine cell: a phase oscillator under sub-harmonic injection locking.
+
+.. math::
+    \frac{d\phi_i}{d\tilde t} = -\sum_j J_{ij}\sin(\phi_i-\phi_j) - h_i\sin\phi_i
+                                 - S_i \sin(n\phi_i),
+    \qquad
+    V = -\tfrac12\sum_{i\ne j} J_{ij}\cos(\phi_i-\phi_j) - \sum_i h_i\cos\phi_i
+        - \sum_i \tfrac{S_i}{n}\cos(n\phi_i),
+
+with n = ``shil_harmonic`` (2: second-harmonic injection, binary phases 0 and pi), the gradient
+flow of V in dimensionless time t~ = rate * t. J > 0 favours equal phases. The spin is
+sign(cos phi). Wang & Roychowdhury, "OIM: Oscillator-based Ising machines", 2019; Gower 2025
+(arXiv 2505.02103) for the EP form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from device_models.base import CellModel, register
+from thermochip.spec import POSITIVE, Interval, spec_field
+
+
+@dataclass(frozen=True)
+class OimParams:
+    """Parameters of one oscillator cell."""
+
+    rate: float = spec_field(1.0e8, doc="coupling rate omega_c (1/s); dimensionless time is rate*t",
+                             unit="Hz", check=POSITIVE)
+    f0: float = spec_field(1.0e9, doc="carrier frequency (sets the phase offset of an "
+                                      "interconnect delay)", unit="Hz", check=POSITIVE)
+    shil_harmonic: int = spec_field(2, doc="harmonic n of the injection-locking signal",
+                                    check=Interval(1, 8))
+
+
+class OimKernel(NamedTuple):
+    n: float
+
+
+def to_kernel(params: OimParams, dtype) -> OimKernel:
+    return OimKernel(n=dtype(params.shil_harmonic))
+
+
+def local_energy(p, x, h, s):
+    return -h * np.cos(x) - (s / p.n) * np.cos(p.n * x)
+
+
+def local_force(p, x, h, s):
+    return -h * np.sin(x) - s * np.sin(p.n * x)
+
+
+def channel(p, x, c):
+    if c == 0:
+        return np.cos(x)
+    return np.sin(x)
+
+
+def channel_deriv(p, x, c):
+    if c == 0:
+        return -np.sin(x)
+    return np.cos(x)
+
+
+def readout(p, x, mode, r):
+    """mode 0 (iq): r=0 cos phi, r=1 sin phi; mode 1 (phase): phi wrapped to (-pi, pi]."""
+    if mode == 0:
+        return np.cos(x) if r == 0 else np.sin(x)
+    return np.arctan2(np.sin(x), np.cos(x))
+
+
+MODEL = register(CellModel(
+    name="oim", doc=__doc__, params=OimParams, kernel_params=OimKernel, to_kernel=to_kernel,
+    field_names=("h", "S"), field_defaults=(0.0, 1.0), pair_sign=-1.0, n_channels=2,
+    carrier=True, periodic=2 * np.pi, init_range=(0.0, 2 * np.pi),
+    readouts=(("iq", 2), ("phase", 1)),
+    local_energy=local_energy, local_force=local_force, channel=channel,
+    channel_deriv=channel_deriv, readout=readout,
+))

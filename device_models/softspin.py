@@ -1,0 +1,75 @@
+r"""Soft-spin cell: a Langevin particle in a phi^4 well (seed 000).
+
+.. math::
+    V = J_2\sum_i x_i^2 + J_4\sum_i x_i^4 + \sum_i b_i x_i + \tfrac12\sum_{i\ne j} J_{ij} x_i x_j,
+    \qquad dx = -\nabla V\,d\tilde t + \sqrt{2 kT}\,d\tilde W,
+
+in dimensionless time t~ = rate * t, rate = mu (mobility times the energy unit). J > 0 is
+antiferromagnetic here (the seed's sign). J_2 < 0 with J_4 > 0 gives a double well (a soft
+Ising spin); J_2 > 0, J_4 = 0 a linear (Ornstein--Uhlenbeck) cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from device_models.base import CellModel, register
+from thermochip.spec import NON_NEGATIVE, POSITIVE, spec_field
+
+
+@dataclass(frozen=True)
+class SoftspinParams:
+    """Parameters of one soft-spin cell (energies in normalised units, the units of kT)."""
+
+    rate: float = spec_field(1.0e9, doc="mobility rate mu (1/s); dimensionless time is rate*t",
+                             unit="Hz", check=POSITIVE)
+    J2: float = spec_field(-1.0, doc="quadratic coefficient (negative: double well)")
+    J4: float = spec_field(1.0, doc="quartic coefficient", check=NON_NEGATIVE)
+
+
+class SoftspinKernel(NamedTuple):
+    J2: float
+    J4: float
+    dJ2: float
+    """2 J2 and 4 J4 (the force coefficients) and 1, cast once to the engine dtype: an integer
+    literal inside a float32 kernel would promote the arithmetic to float64."""
+    dJ4: float
+    one: float
+
+
+def to_kernel(params: SoftspinParams, dtype) -> SoftspinKernel:
+    return SoftspinKernel(J2=dtype(params.J2), J4=dtype(params.J4), dJ2=dtype(2 * params.J2),
+                          dJ4=dtype(4 * params.J4), one=dtype(1))
+
+
+def local_energy(p, x, b, unused):
+    return p.J2 * x * x + p.J4 * x * x * x * x + b * x
+
+
+def local_force(p, x, b, unused):
+    return -(p.dJ2 * x + p.dJ4 * x * x * x + b)
+
+
+def channel(p, x, c):
+    return x
+
+
+def channel_deriv(p, x, c):
+    return p.one + (x - x)  # shaped like x, in its dtype
+
+
+def readout(p, x, mode, r):
+    return x
+
+
+MODEL = register(CellModel(
+    name="softspin", doc=__doc__, params=SoftspinParams, kernel_params=SoftspinKernel,
+    to_kernel=to_kernel, field_names=("b", None), field_defaults=(0.0, 0.0), pair_sign=1.0,
+    n_channels=1, carrier=False, periodic=None, init_range=(-1.0, 1.0),
+    readouts=(("value", 1),),
+    local_energy=local_energy, local_force=local_force, channel=channel,
+    channel_deriv=channel_deriv, readout=readout,
+))

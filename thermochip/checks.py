@@ -1,0 +1,169 @@
+"""Checks that span spec sections (the loader checks each field alone). Each problem is a
+``(dotted YAML path, message)`` pair; :func:`thermochip.spec_io.load_spec` reports them together
+with the structural ones."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import numpy as np
+
+import device_models
+from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, Sparse, ValuesInit
+
+
+def _choices(value: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"choices: {', '.join(choices)}{hint}"
+
+
+def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[str, str]]:
+    from thermochip.chip import read_edges, read_matrix, resolve_path
+    from thermochip.spec_io import build_dataclass
+
+    out: list[tuple[str, str]] = []
+    cells, topo = spec.cells, spec.topology
+
+    # -- model, preset, parameters
+    if cells.model not in device_models.list_models():
+        out.append(("cells.model", f"unknown model '{cells.model}'; "
+                                   f"{_choices(cells.model, device_models.list_models())}"))
+        return out
+    model = device_models.get_model(cells.model)
+    merged = {}
+    if cells.preset is not None:
+        presets = device_models.list_presets(model.name)
+        if cells.preset not in presets:
+            out.append(("cells.preset", f"unknown preset '{cells.preset}' for model "
+                                        f"{model.name}; {_choices(cells.preset, presets)}"))
+        else:
+            merged.update(device_models.load_preset(model.name, cells.preset).get("params", {}))
+    merged.update(cells.params)
+    out += build_dataclass(model.params, merged, "cells.params")[1]
+
+    # -- cell counts and topology
+    layered = isinstance(topo, Layered)
+    if layered:
+        if not cells.layers or len(cells.layers) < 2:
+            out.append(("cells.layers", "a layered topology needs at least 2 layers, e.g. "
+                                        "[500, 10]"))
+        elif any(n < 1 for n in cells.layers):
+            out.append(("cells.layers", f"every layer needs at least 1 cell; got {cells.layers}"))
+        if cells.n is not None:
+            out.append(("cells.n", "give cells.layers (not n) for a layered topology"))
+    else:
+        if cells.n is None:
+            out.append(("cells.n", f"required for a {topo.kind} topology"))
+        if cells.layers is not None:
+            out.append(("cells.layers", f"only for a layered topology (topology.kind is "
+                                        f"{topo.kind})"))
+        if cells.inputs:
+            out.append(("cells.inputs", "input fields need a layered topology"))
+    if any(p[0].startswith("cells.") for p in out):
+        return out
+    n = sum(cells.layers) if layered else cells.n
+
+    if isinstance(topo, Sparse):
+        if (topo.edges is None) == (topo.edges_file is None):
+            out.append(("topology", "give exactly one of edges, edges_file"))
+        else:
+            where = "topology.edges" if topo.edges is not None else "topology.edges_file"
+            try:
+                e = read_edges(topo, base_dir)
+            except (OSError, ValueError) as err:
+                out.append((where, f"cannot read edges: {err}"))
+            else:
+                if topo.edges is not None and any(len(r) not in (2, 3) for r in topo.edges):
+                    out.append((where, "each edge is [i, j] or [i, j, weight]"))
+                i, j = e[:, 0], e[:, 1]
+                if np.any((i != np.round(i)) | (j != np.round(j))):
+                    out.append((where, "cell indices must be integers"))
+                elif np.any((e[:, :2] < 0) | (e[:, :2] >= n)):
+                    out.append((where, f"cell indices must be in [0, {n - 1}]"))
+                elif np.any(i == j):
+                    out.append((where, "an edge must join two different cells"))
+
+    # -- couplings
+    init = spec.couplings.init
+    if isinstance(init, EdgesInit) and not isinstance(topo, Sparse):
+        out.append(("couplings.init.kind", "'edges' takes its weights from a sparse topology"))
+    if isinstance(init, (ValuesInit, FileInit)):
+        where = "couplings.init.J" if isinstance(init, ValuesInit) else "couplings.init.path"
+        try:
+            J = (np.array(init.J, dtype=float) if isinstance(init, ValuesInit)
+                 else read_matrix(resolve_path(init.path, base_dir)))
+        except (OSError, ValueError) as err:
+            out.append((where, f"cannot read the coupling matrix: {err}"))
+        else:
+            if J.shape != (n, n):
+                out.append((where, f"must be {n} x {n}; got {' x '.join(map(str, J.shape))}"))
+            elif not np.allclose(J, J.T) or np.any(np.diag(J) != 0):
+                out.append((where, "must be symmetric with a zero diagonal"))
+
+    # -- fields
+    names = [f for f in model.field_names if f is not None]
+    for name, value in spec.fields.init.items():
+        where = f"fields.init.{name}"
+        if name not in names:
+            out.append((where, f"model {model.name} has no field '{name}'; "
+                               f"{_choices(name, names)}"))
+            continue
+        arr = np.asarray(value, dtype=object)
+        if arr.ndim > 1 or (arr.ndim == 1 and len(arr) != n):
+            out.append((where, f"a number or a list of {n} numbers (one per cell)"))
+        elif not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                     for v in np.atleast_1d(arr)):
+            out.append((where, "values must be numbers"))
+
+    # -- noise and delays that need a carrier
+    if not model.carrier:
+        if spec.noise.phase is not None:
+            out.append(("noise.phase", f"phase noise applies to oscillator cells; "
+                                       f"{model.name} has no carrier"))
+        for name in ("interconnect", "interconnect_jitter"):
+            if getattr(spec.delays, name) > 0:
+                out.append((f"delays.{name}", f"acts at a carrier frequency; {model.name} "
+                                              f"cells have none (use delays.loop_latency)"))
+    fl = spec.noise.flicker
+    it = spec.integrator
+    if fl is not None:
+        if fl.f_min >= fl.f_max:
+            out.append(("noise.flicker.f_max", f"must exceed f_min = {fl.f_min:g} Hz"))
+        if fl.f_max * it.dt * 2 * np.pi > 1:
+            out.append(("noise.flicker.f_max", f"must be below 1/(2 pi dt) = "
+                                               f"{1 / (2 * np.pi * it.dt):.4g} Hz"))
+
+    # -- integrator
+    if (it.duration is None) == (it.steps is None):
+        out.append(("integrator", "give exactly one of duration, steps"))
+    steps = it.steps if it.steps is not None else (
+        int(round(it.duration / it.dt)) if it.duration else 1)
+
+    # -- ADC
+    a = spec.adc
+    if a is not None:
+        modes = [m for m, _ in model.readouts]
+        if a.mode is not None and a.mode not in modes:
+            out.append(("adc.mode", f"model {model.name} reads out {', '.join(modes)}; "
+                                    f"got '{a.mode}'"))
+        if (a.sample_rate is None) == (a.sample_times is None):
+            out.append(("adc", "give exactly one of sample_rate, sample_times"))
+        else:
+            window = max(1, int(round(a.window / it.dt)))
+            if a.sample_times is not None:
+                s = np.rint(np.asarray(a.sample_times) / it.dt).astype(int)
+                if len(s) == 0:
+                    out.append(("adc.sample_times", "needs at least one time"))
+                elif np.any(s < 1) or np.any(s > steps):
+                    out.append(("adc.sample_times", f"times must lie in [dt, {steps * it.dt:g} s]"))
+                elif np.any(np.diff(s) < window) or s[0] < window:
+                    out.append(("adc.sample_times", "samples must be increasing and at least "
+                                                    "one window (and one step) apart"))
+            else:
+                period = max(1, int(round(1.0 / (a.sample_rate * it.dt))))
+                if window > period:
+                    out.append(("adc.window", f"the averaging window ({window} steps) must not "
+                                              f"exceed the sample period ({period} steps)"))
+    return out

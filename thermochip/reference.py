@@ -1,0 +1,39 @@
+"""A slow, obvious float64 integrator: the oracle the engine's kernels are tested against.
+
+It loops over couplers and keeps the whole trajectory, so delays are plain look-ups into the
+past. Same dynamics and step as :mod:`thermochip._kernels.integrate`, written independently.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from thermochip.chip import Chip
+
+
+def reference_simulate(chip: Chip, x0: np.ndarray, noise: np.ndarray,
+                       h_ext: np.ndarray | None = None) -> np.ndarray:
+    """Trajectory (step+1, replica, cell) from x0 (replica, cell) driven by the standard
+    normals ``noise`` (replica, step, cell)."""
+    model = chip.model
+    p = model.to_kernel(chip.params, np.float64)
+    B, K, N = noise.shape
+    latency = chip.latency_steps[chip.latency_bin]
+    f0 = chip.fields[0] + (0.0 if h_ext is None else h_ext)
+    traj = [np.array(x0, dtype=np.float64)]
+    for k in range(K):
+        x = traj[-1]
+        G = np.zeros((2, B, N))
+        for i, j in zip(*np.nonzero(chip.mask)):
+            xj = traj[max(k - latency[i, j], 0)][:, j]
+            a, J = chip.alpha[i, j], chip.J[i, j]
+            if model.n_channels == 1:
+                G[0, :, i] += J * model.channel(p, xj, 0)
+            else:  # received I/Q rotated by the carrier phase offset alpha
+                c0, c1 = model.channel(p, xj, 0), model.channel(p, xj, 1)
+                G[0, :, i] += J * (np.cos(a) * c0 + np.sin(a) * c1)
+                G[1, :, i] += J * (np.cos(a) * c1 - np.sin(a) * c0)
+        force = chip.gain * (model.local_force(p, x, f0, chip.fields[1])
+                             + model.coupling_force(p, x, G[:model.n_channels])) + chip.offset
+        traj.append(x + chip.dt * force + chip.noise_std * np.sqrt(chip.dt) * noise[:, k])
+    return np.array(traj)

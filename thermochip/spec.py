@@ -1,0 +1,400 @@
+"""The chip spec: frozen dataclasses, one per YAML section, with constraints declared as data.
+
+Units are SI. Fields whose metadata carries a ``unit`` also accept strings with an SI prefix,
+e.g. ``"50 ps"``, ``"1.2 GHz"``; the loader (:mod:`thermochip.spec_io`) converts them once.
+Variants are tagged unions on a ``kind`` key; each variant carries only its own fields.
+
+Noise convention (pinned by the tests): inside the simulator time is dimensionless,
+``t~ = rate * t`` with the cell's ``rate`` (1/s), and every continuous cell obeys the Ito SDE
+``dx = -g_i dV/dx_i dt~ + sqrt(2 g_i kT) dW~`` (g_i: per-cell gain mismatch, 1 when ideal),
+integrated by Euler--Maruyama with sqrt(dt)-scaled increments, so the stationary law is
+``p ~ exp(-V/kT)`` with V and kT in the same normalised energy units.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+
+# ---------------------------------------------------------------------------------------------
+# Constraint vocabulary (data, not code paths): the loader checks them and the JSON Schema
+# exporter translates them.
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A numeric range; ``None`` leaves a side open."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_closed: bool = True
+    hi_closed: bool = True
+
+    def contains(self, v: float) -> bool:
+        if self.lo is not None and (v < self.lo or (v == self.lo and not self.lo_closed)):
+            return False
+        if self.hi is not None and (v > self.hi or (v == self.hi and not self.hi_closed)):
+            return False
+        return True
+
+    def describe(self) -> str:
+        lo = "-inf" if self.lo is None else f"{self.lo:g}" if self.lo != int(self.lo) else str(int(self.lo))
+        hi = "inf" if self.hi is None else f"{self.hi:g}" if self.hi != int(self.hi) else str(int(self.hi))
+        return f"{'[' if self.lo_closed and self.lo is not None else '('}{lo}, {hi}" \
+               f"{']' if self.hi_closed and self.hi is not None else ')'}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """A choice among fixed strings."""
+
+    choices: tuple[str, ...]
+
+
+def spec_field(default: Any = dataclasses.MISSING, *, doc: str, unit: str | None = None,
+               check: Interval | OneOf | None = None, default_factory: Any = dataclasses.MISSING):
+    """A dataclass field with its documentation, SI unit and constraint in metadata."""
+    meta = {"doc": doc, "unit": unit, "check": check}
+    if default_factory is not dataclasses.MISSING:
+        return field(default_factory=default_factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+POSITIVE = Interval(0, None, lo_closed=False)
+NON_NEGATIVE = Interval(0, None)
+BITS = Interval(2, 24)
+
+
+# ---------------------------------------------------------------------------------------------
+# cells
+
+
+@dataclass(frozen=True, kw_only=True)
+class CellsSpec:
+    """Which device the cells are, and how many."""
+
+    model: str = spec_field(doc="device model name (see `device_models`): oim or softspin")
+    preset: str | None = spec_field(None, doc="model card in device_models/presets/<model>/; "
+                                              "its values are the defaults `params` overrides")
+    params: dict[str, Any] = spec_field(default_factory=dict,
+                                        doc="overrides of the model's parameters (SI units)")
+    n: int | None = spec_field(None, doc="number of cells (all_to_all and sparse topologies)",
+                               check=Interval(1, None))
+    layers: list[int] | None = spec_field(None, doc="cells per layer (layered topology), "
+                                                    "e.g. [500, 10]")
+    inputs: int = spec_field(0, doc="layered topology: input pixels that enter the first layer "
+                                    "as fields through an input coupling matrix (not cells)",
+                             check=NON_NEGATIVE)
+
+
+# ---------------------------------------------------------------------------------------------
+# topology
+
+
+@dataclass(frozen=True, kw_only=True)
+class AllToAll:
+    """Every pair of distinct cells has a coupler."""
+
+    kind: str = "all_to_all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layered:
+    """Couplers between adjacent layers only (bipartite between layers); see cells.layers."""
+
+    kind: str = "layered"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sparse:
+    """Couplers on an explicit undirected edge list: rows ``[i, j]`` or ``[i, j, weight]``."""
+
+    kind: str = "sparse"
+    edges: list[list[float]] | None = spec_field(None, doc="edge rows [i, j] or [i, j, w]")
+    edges_file: str | None = spec_field(None, doc="CSV file of edge rows i,j[,w] (relative "
+                                                  "paths are relative to the spec file)")
+
+
+Topology = Union[AllToAll, Layered, Sparse]
+
+
+# ---------------------------------------------------------------------------------------------
+# couplings and fields: initial values, and the DAC that holds them
+
+
+@dataclass(frozen=True, kw_only=True)
+class RandomInit:
+    """Gaussian couplings, std `std` (same units as J), symmetric; for layered chips scaled
+    by 1/sqrt(fan-in) if `fan_in_scaling`."""
+
+    kind: str = "random"
+    std: float = spec_field(0.1, doc="standard deviation of J", check=NON_NEGATIVE)
+    fan_in_scaling: bool = spec_field(False, doc="divide std by sqrt(fan-in of each coupler)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConstantInit:
+    """Every existing coupler gets `value`."""
+
+    kind: str = "constant"
+    value: float = spec_field(doc="coupling value (normalised)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class EdgesInit:
+    """Couplings from the sparse topology's edge weights times `scale` (weight 1 if absent).
+    MAX-CUT on an OIM: scale -1 (antiferromagnetic)."""
+
+    kind: str = "edges"
+    scale: float = spec_field(1.0, doc="multiplier of the edge weights")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValuesInit:
+    """An explicit dense N x N matrix (must be symmetric with zero diagonal)."""
+
+    kind: str = "values"
+    J: list[list[float]] = spec_field(doc="N x N coupling matrix")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FileInit:
+    """A dense N x N matrix from a .npy or .csv file."""
+
+    kind: str = "file"
+    path: str = spec_field(doc=".npy or .csv file (relative to the spec file)")
+
+
+CouplingInit = Union[RandomInit, ConstantInit, EdgesInit, ValuesInit, FileInit]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DacSpec:
+    """A b-bit signed DAC over [-full_scale, +full_scale]: value = code * LSB with integer codes
+    in [-(2^(b-1)-1), 2^(b-1)-1] and LSB = full_scale / (2^(b-1)-1)."""
+
+    bits: int = spec_field(8, doc="DAC resolution (bits)", check=BITS)
+    full_scale: float = spec_field(1.0, doc="largest magnitude the DAC writes (normalised)",
+                                   check=POSITIVE)
+    rounding: str = spec_field("nearest", doc="how values become codes",
+                               check=OneOf(("nearest", "stochastic")))
+    write_noise: float = spec_field(0.0, doc="std of the analog error of each write, in LSB",
+                                    check=NON_NEGATIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CouplingsSpec:
+    """Initial coupling values and the DAC that holds them as integer codes."""
+
+    init: CouplingInit = spec_field(default_factory=RandomInit, doc="initial coupling values")
+    dac: DacSpec = spec_field(default_factory=DacSpec, doc="coupling DAC")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FieldsSpec:
+    """Per-cell field registers. Names are the model's (oim: h, S; softspin: b); a value is a
+    scalar for every cell or a list with one value per cell."""
+
+    init: dict[str, Any] = spec_field(default_factory=dict,
+                                      doc="field name -> scalar or per-cell list")
+    dac: DacSpec = spec_field(default_factory=lambda: DacSpec(bits=10, full_scale=2.0),
+                              doc="field-register DAC")
+
+
+# ---------------------------------------------------------------------------------------------
+# noise
+
+
+@dataclass(frozen=True, kw_only=True)
+class ThermalNoise:
+    """Langevin noise of temperature kT on every cell (see the module's noise convention)."""
+
+    kT: float = spec_field(doc="temperature in the model's normalised energy units",
+                           check=NON_NEGATIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseNoise:
+    """White frequency noise of each oscillator: phase diffusion D = pi * linewidth (rad^2/s),
+    linewidth the FWHM of the free-running Lorentzian line. Oscillator cells only."""
+
+    linewidth: float = spec_field(doc="Lorentzian FWHM linewidth", unit="Hz",
+                                  check=NON_NEGATIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlickerNoise:
+    """1/f force noise per cell, a sum of Ornstein--Uhlenbeck processes with corner rates
+    spaced `poles_per_decade` per decade over [f_min, f_max]; `amplitude` is the rms of the
+    total, in force units (dimensionless rate of change)."""
+
+    amplitude: float = spec_field(doc="rms of the flicker force (normalised)", check=NON_NEGATIVE)
+    f_min: float = spec_field(doc="lowest corner frequency", unit="Hz", check=POSITIVE)
+    f_max: float = spec_field(doc="highest corner frequency", unit="Hz", check=POSITIVE)
+    poles_per_decade: int = spec_field(2, doc="OU processes per decade", check=Interval(1, 10))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MismatchSpec:
+    """Fixed device mismatch, drawn once per chip from the run seed (never per step)."""
+
+    cell_gain: float = spec_field(0.0, doc="relative std of each cell's rate (mobility)",
+                                  check=NON_NEGATIVE)
+    cell_offset: float = spec_field(0.0, doc="std of a constant force offset per cell "
+                                             "(oim: frequency detuning / rate)",
+                                    check=NON_NEGATIVE)
+    coupler_gain: float = spec_field(0.0, doc="relative std of each coupler's gain",
+                                     check=NON_NEGATIVE)
+    coupler_offset: float = spec_field(0.0, doc="std of an additive offset on each existing "
+                                                "coupler, in units of the DAC full scale",
+                                       check=NON_NEGATIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoiseSpec:
+    """Noise sources; each is off when absent."""
+
+    thermal: ThermalNoise | None = spec_field(None, doc="thermal (Langevin) noise")
+    phase: PhaseNoise | None = spec_field(None, doc="oscillator phase noise")
+    flicker: FlickerNoise | None = spec_field(None, doc="1/f flicker noise")
+    mismatch: MismatchSpec = spec_field(default_factory=MismatchSpec, doc="device mismatch")
+
+
+# ---------------------------------------------------------------------------------------------
+# delays
+
+
+@dataclass(frozen=True, kw_only=True)
+class DelaySpec:
+    """(a) interconnect delay tau acts on oscillators at the carrier as a phase offset
+    alpha = 2 pi f0 tau on every coupler; (b) loop latency: the coupling term uses the
+    neighbours' state from that long ago (a delay line). Per-coupler jitter draws each
+    coupler's extra delay once per chip; latencies are grouped into `bins` delay lines."""
+
+    interconnect: float = spec_field(0.0, doc="interconnect delay (oscillators)", unit="s",
+                                     check=NON_NEGATIVE)
+    interconnect_jitter: float = spec_field(0.0, doc="std of per-coupler interconnect delay",
+                                            unit="s", check=NON_NEGATIVE)
+    loop_latency: float = spec_field(0.0, doc="coupling loop latency", unit="s",
+                                     check=NON_NEGATIVE)
+    latency_jitter: float = spec_field(0.0, doc="std of per-coupler loop latency", unit="s",
+                                       check=NON_NEGATIVE)
+    bins: int = spec_field(4, doc="delay lines that per-coupler latencies are grouped into",
+                           check=Interval(1, 64))
+
+
+# ---------------------------------------------------------------------------------------------
+# ADC
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdcSpec:
+    """Sampling ADC on every cell's read-out. Bipolar range [-full_scale, full_scale), 2^bits
+    codes, LSB = 2 full_scale / 2^bits; reconstruction at code centres. Each sample averages
+    the read-out over `window` before its sample time (integrate-and-dump)."""
+
+    bits: int = spec_field(8, doc="ADC resolution", check=Interval(1, 24))
+    full_scale: float = spec_field(1.0, doc="half-range of the ADC input (read-out units)",
+                                   check=POSITIVE)
+    mode: str | None = spec_field(None, doc="read-out: iq or phase (oim), value (softspin); "
+                                            "default: the model's first read-out")
+    sample_rate: float | None = spec_field(None, doc="samples per second", unit="Hz",
+                                           check=POSITIVE)
+    sample_times: list[float] | None = spec_field(None, doc="explicit sample times", unit="s",
+                                                  check=NON_NEGATIVE)
+    window: float = spec_field(0.0, doc="averaging window before each sample (0: one step)",
+                               unit="s", check=NON_NEGATIVE)
+    noise: float = spec_field(0.0, doc="rms input-referred noise, read-out units",
+                              check=NON_NEGATIVE)
+
+
+# ---------------------------------------------------------------------------------------------
+# integrator and run
+
+
+@dataclass(frozen=True, kw_only=True)
+class UniformState:
+    """Each cell's initial state uniform in [low, high); unset bounds take the model's range
+    (oim: [0, 2 pi), softspin: [-1, 1))."""
+
+    kind: str = "uniform"
+    low: float | None = spec_field(None, doc="lower bound (default: the model's)")
+    high: float | None = spec_field(None, doc="upper bound (default: the model's)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConstantState:
+    """Every cell starts at `value` (e.g. pi/2 for oscillators, as in Gower 2025)."""
+
+    kind: str = "constant"
+    value: float = spec_field(doc="initial state of every cell")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NormalState:
+    """Each cell's initial state normal with `mean` and `std`."""
+
+    kind: str = "normal"
+    mean: float = spec_field(0.0, doc="mean")
+    std: float = spec_field(1.0, doc="standard deviation", check=NON_NEGATIVE)
+
+
+InitialState = Union[UniformState, ConstantState, NormalState]
+
+
+@dataclass(frozen=True, kw_only=True)
+class IntegratorSpec:
+    """Time stepping: step, length of the run, scheme, initial state."""
+
+    dt: float = spec_field(doc="time step", unit="s", check=POSITIVE)
+    duration: float | None = spec_field(None, doc="simulated time (give this or steps)",
+                                        unit="s", check=POSITIVE)
+    steps: int | None = spec_field(None, doc="number of steps (give this or duration)",
+                                   check=Interval(1, None))
+    method: str = spec_field("euler_maruyama", doc="integration scheme (Ito)",
+                             check=OneOf(("euler_maruyama",)))
+    initial_state: InitialState = spec_field(default_factory=UniformState,
+                                             doc="initial cell state")
+    energy_every: int | None = spec_field(None, doc="steps between energy records "
+                                                    "(default: about 200 records per run)",
+                                          check=Interval(1, None))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """How many replicas, which seed, which precision."""
+
+    replicas: int = spec_field(16, doc="independent replicas of the chip simulated at once",
+                               check=Interval(1, None))
+    seed: int = spec_field(0, doc="seed of mismatch, initial state and noise",
+                           check=Interval(0, 2**63 - 1))
+    dtype: str = spec_field("float32", doc="engine precision",
+                            check=OneOf(("float32", "float64")))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChipSpec:
+    """A whole chip: what it is made of and how it is simulated."""
+
+    cells: CellsSpec = spec_field(doc="cell device, preset and count")
+    integrator: IntegratorSpec = spec_field(doc="time stepping")
+    name: str = spec_field("chip", doc="a label for the chip")
+    topology: Topology = spec_field(default_factory=AllToAll, doc="which couplers exist")
+    couplings: CouplingsSpec = spec_field(default_factory=CouplingsSpec,
+                                          doc="coupling values and DAC")
+    fields: FieldsSpec = spec_field(default_factory=FieldsSpec, doc="per-cell fields")
+    noise: NoiseSpec = spec_field(default_factory=NoiseSpec, doc="noise sources and mismatch")
+    delays: DelaySpec = spec_field(default_factory=DelaySpec, doc="interconnect and loop delays")
+    adc: AdcSpec | None = spec_field(None, doc="sampling ADC (null: no sampling)")
+    run: RunSpec = spec_field(default_factory=RunSpec, doc="replicas, seed, precision")
+
+
+#: Tagged unions: the YAML ``kind`` value picks the class.
+UNION_TAGS: dict[Any, dict[str, type]] = {
+    Topology: {"all_to_all": AllToAll, "layered": Layered, "sparse": Sparse},
+    InitialState: {"uniform": UniformState, "constant": ConstantState, "normal": NormalState},
+    CouplingInit: {"random": RandomInit, "constant": ConstantInit, "edges": EdgesInit,
+                   "values": ValuesInit, "file": FileInit},
+}
