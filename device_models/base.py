@@ -52,6 +52,14 @@ class CellModel:
     channel: Callable
     channel_deriv: Callable
     readout: Callable
+    from_channels: Callable
+    """``from_channels(p, ch)`` -> state from its channel values ch[c] (oim: atan2(Q, I))."""
+    field_grad: Callable
+    """``field_grad(p, x, k)`` = dV_local/df_k: the local term a field register's EP
+    accumulator averages (and an input coupler's, times its input value, for k = 0)."""
+    nudge: Callable
+    """``nudge(p, beta, target) -> (df0, df1)``: the field change that adds beta * l to V, with
+    l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
 
     def coupling_force(self, p, x, G):
         """-dV_pair/dx_i given channel fields G[c] = sum_j J_ij ch_c(x_j)."""

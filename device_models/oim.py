@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from device_models.base import CellModel, register
+from thermochip.errors import IncompatibleModelError
 from thermochip.spec import POSITIVE, Interval, spec_field
 
 
@@ -64,6 +65,26 @@ def channel_deriv(p, x, c):
     return np.cos(x)
 
 
+def from_channels(p, ch):
+    return np.arctan2(ch[1], ch[0])
+
+
+def field_grad(p, x, k):
+    if k == 0:
+        return -np.cos(x)
+    return -np.cos(p.n * x) / p.n
+
+
+def nudge(p, beta, target):
+    """beta/2 (cos phi - y)^2 = -beta y cos phi + (beta/4) cos 2 phi + const: dh = beta y,
+    dS = -beta/2. Needs second-harmonic injection (n = 2): the S field is what multiplies
+    cos 2 phi."""
+    if p.n != 2:
+        raise IncompatibleModelError(f"the EP nudge of an oim cell needs shil_harmonic 2 (its "
+                                     f"S field carries the cos 2phi of the loss); got {p.n:g}")
+    return beta * target, -0.5 * beta
+
+
 def readout(p, x, mode, r):
     """mode 0 (iq): r=0 cos phi, r=1 sin phi; mode 1 (phase): phi wrapped to (-pi, pi]."""
     if mode == 0:
@@ -77,5 +98,5 @@ MODEL = register(CellModel(
     carrier=True, periodic=2 * np.pi, init_range=(0.0, 2 * np.pi),
     readouts=(("iq", 2), ("phase", 1)),
     local_energy=local_energy, local_force=local_force, channel=channel,
-    channel_deriv=channel_deriv, readout=readout,
+    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels, field_grad=field_grad, nudge=nudge,
 ))

@@ -1,12 +1,14 @@
 r"""Soft-spin cell: a Langevin particle in a phi^4 well (seed 000).
 
 .. math::
-    V = J_2\sum_i x_i^2 + J_4\sum_i x_i^4 + \sum_i b_i x_i + \tfrac12\sum_{i\ne j} J_{ij} x_i x_j,
+    V = J_2\sum_i x_i^2 + J_4\sum_i x_i^4 + \sum_i (b_i x_i + \tfrac12 a_i x_i^2)
+        + \tfrac12\sum_{i\ne j} J_{ij} x_i x_j,
     \qquad dx = -\nabla V\,d\tilde t + \sqrt{2 kT}\,d\tilde W,
 
 in dimensionless time t~ = rate * t, rate = mu (mobility times the energy unit). J > 0 is
 antiferromagnetic here (the seed's sign). J_2 < 0 with J_4 > 0 gives a double well (a soft
-Ising spin); J_2 > 0, J_4 = 0 a linear (Ornstein--Uhlenbeck) cell.
+Ising spin); J_2 > 0, J_4 = 0 a linear (Ornstein--Uhlenbeck) cell. The per-cell fields are the
+bias b and a stiffness a (0 by default; the EP nudge adds to it).
 """
 
 from __future__ import annotations
@@ -38,19 +40,35 @@ class SoftspinKernel(NamedTuple):
     literal inside a float32 kernel would promote the arithmetic to float64."""
     dJ4: float
     one: float
+    half: float
 
 
 def to_kernel(params: SoftspinParams, dtype) -> SoftspinKernel:
     return SoftspinKernel(J2=dtype(params.J2), J4=dtype(params.J4), dJ2=dtype(2 * params.J2),
-                          dJ4=dtype(4 * params.J4), one=dtype(1))
+                          dJ4=dtype(4 * params.J4), one=dtype(1), half=dtype(0.5))
 
 
-def local_energy(p, x, b, unused):
-    return p.J2 * x * x + p.J4 * x * x * x * x + b * x
+def local_energy(p, x, b, a):
+    return p.J2 * x * x + p.J4 * x * x * x * x + b * x + p.half * a * x * x
 
 
-def local_force(p, x, b, unused):
-    return -(p.dJ2 * x + p.dJ4 * x * x * x + b)
+def local_force(p, x, b, a):
+    return -((p.dJ2 + a) * x + p.dJ4 * x * x * x + b)
+
+
+def from_channels(p, ch):
+    return ch[0]
+
+
+def field_grad(p, x, k):
+    if k == 0:
+        return x
+    return p.half * x * x
+
+
+def nudge(p, beta, target):
+    """beta/2 (x - y)^2 = -beta y x + (beta/2) x^2 + const: db = -beta y, da = beta."""
+    return -beta * target, beta
 
 
 def channel(p, x, c):
@@ -67,9 +85,9 @@ def readout(p, x, mode, r):
 
 MODEL = register(CellModel(
     name="softspin", doc=__doc__, params=SoftspinParams, kernel_params=SoftspinKernel,
-    to_kernel=to_kernel, field_names=("b", None), field_defaults=(0.0, 0.0), pair_sign=1.0,
+    to_kernel=to_kernel, field_names=("b", "a"), field_defaults=(0.0, 0.0), pair_sign=1.0,
     n_channels=1, carrier=False, periodic=None, init_range=(-1.0, 1.0),
     readouts=(("value", 1),),
     local_energy=local_energy, local_force=local_force, channel=channel,
-    channel_deriv=channel_deriv, readout=readout,
+    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels, field_grad=field_grad, nudge=nudge,
 ))

@@ -25,11 +25,11 @@ def chip_stream(seed: int) -> np.random.Generator:
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0,))))
 
 
-def replica_stream(seed: int, replica: int) -> np.random.Generator:
-    """Replica ``replica``'s stream (initial state, noise): the same whatever the replica count
-    or thread count."""
+def replica_stream(seed: int, replica: int, purpose: int = 1) -> np.random.Generator:
+    """Replica ``replica``'s stream (purpose 1: initial state and white noise; 3: 1/f noise):
+    the same whatever the replica count or thread count."""
     return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(1, replica))))
+        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(purpose, replica))))
 
 
 def model_params(spec: ChipSpec):
@@ -216,6 +216,17 @@ class Chip:
         d = self.spec.fields.dac
         self.field_codes = np.asarray(codes, dtype=np.int32)
         self.fields = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
+
+    def coupling_blocks(self) -> list[tuple[int, int, int, int]]:
+        """Dense blocks (r0, r1, c0, c1) that hold every coupler: one block for all-to-all and
+        sparse chips; the blocks between adjacent layers (both directions) for layered ones."""
+        if not isinstance(self.spec.topology, Layered):
+            return [(0, self.n, 0, self.n)]
+        s = np.cumsum([0] + list(self.spec.cells.layers))
+        blocks = []
+        for a, b, c in zip(s[:-2], s[1:-1], s[2:]):
+            blocks += [(int(a), int(b), int(b), int(c)), (int(b), int(c), int(a), int(b))]
+        return blocks
 
     def delay_matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """(bin, cell, cell) reciprocal J cos(alpha) and quadrature J sin(alpha) per delay line;

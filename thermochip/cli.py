@@ -14,6 +14,7 @@ import sys
 from typing import Callable
 
 import thermochip
+from thermochip import run as run_command
 from thermochip.errors import ThermochipError
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -87,6 +88,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     "validate": (_add_validate, _run_validate),
     "schema": (_add_schema, _run_schema),
     "simulate": (_add_simulate, _run_simulate),
+    "run": (run_command.add_arguments, run_command.run),
 }
 
 

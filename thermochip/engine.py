@@ -6,6 +6,7 @@ quantises the ADC samples and turns a non-finite state into a one-line error.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -86,127 +87,258 @@ def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
     return np.full((len(streams), chip.n), init.value)
 
 
+class Engine:
+    """Advances ``replicas`` copies of a chip. Keeps, across calls, each replica's random
+    stream, the 1/f filter state and the kernel's copy of the couplings (call
+    :meth:`refresh` after the chip's DAC codes change), so a learner can run many short phases
+    cheaply. Axes: replica (B), cell (N)."""
+
+    def __init__(self, chip: Chip, *, replicas: int | None = None, seed: int | None = None,
+                 layout: str = "auto"):
+        spec = chip.spec
+        self.chip = chip
+        self.B = spec.run.replicas if replicas is None else replicas
+        self.seed = spec.run.seed if seed is None else seed
+        self.dtype = np.dtype(spec.run.dtype).type
+        if layout == "auto":
+            layout = "replicas" if chip.n <= SMALL_CHIP else "batched"
+        if layout not in ("replicas", "batched"):
+            raise ValueError(f"layout must be auto, replicas or batched; got {layout!r}")
+        self.batched = layout == "batched"
+        self.streams = [replica_stream(self.seed, b) for b in range(self.B)]
+        # 1/f increments come from their own streams, so how a run is cut into chunks cannot
+        # change which normals feed the white noise
+        self.flicker_streams = [replica_stream(self.seed, b, purpose=3) for b in range(self.B)]
+        self.adc_rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(2,))))
+        model = chip.model
+        self.p = model.to_kernel(chip.params, self.dtype)
+        self.p64 = model.to_kernel(chip.params, np.float64)
+        rates, self.flicker_std = chip.flicker_poles()
+        self.flicker_decay = np.exp(-rates * chip.dt)
+        # each pole starts from its stationary law, so the 1/f noise is stationary from t = 0
+        self.flicker_state = np.stack(
+            [self.flicker_std[:, None, None] * g.standard_normal((len(rates), 1, chip.n))
+             for g in self.flicker_streams], axis=1)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the chip's analog couplings, fields and cell parameters."""
+        chip, dtype = self.chip, self.dtype
+        Jc, Js = chip.delay_matrices()
+        self.J_energy = Jc.sum(axis=0)
+        self.n_slots = int(chip.latency_steps.max()) + 1
+        if self.batched:
+            self.couplings = pack_blocks(chip, Jc, Js, dtype)
+        else:
+            self.couplings = (chip.latency_steps.astype(np.int64),
+                              np.ascontiguousarray(Jc.transpose(0, 2, 1), dtype=dtype),
+                              np.ascontiguousarray(Js.transpose(0, 2, 1), dtype=dtype))
+        self.gain, self.offset = chip.gain.astype(dtype), chip.offset.astype(dtype)
+        self.noise_std = chip.noise_std.astype(dtype)
+
+    def initial_state(self) -> np.ndarray:
+        return initial_state(self.chip, self.streams)
+
+    def state_blob(self) -> np.ndarray:
+        """Every random stream and the 1/f filter state, as bytes (for checkpoints)."""
+        state = {"streams": [g.bit_generator.state for g in self.streams],
+                 "flicker_streams": [g.bit_generator.state for g in self.flicker_streams],
+                 "adc": self.adc_rng.bit_generator.state,
+                 "flicker": self.flicker_state.tolist()}
+        return np.frombuffer(json.dumps(state).encode(), dtype=np.uint8)
+
+    def load_state_blob(self, blob: np.ndarray) -> None:
+        state = json.loads(bytes(np.asarray(blob, dtype=np.uint8)).decode())
+        for g, s in zip(self.streams + self.flicker_streams,
+                        state["streams"] + state["flicker_streams"]):
+            g.bit_generator.state = s
+        self.adc_rng.bit_generator.state = state["adc"]
+        self.flicker_state = np.array(state["flicker"]).reshape(self.flicker_state.shape)
+
+    def _layout(self, block: np.ndarray) -> np.ndarray:
+        """(replica, step, cell) -> the kernel's layout."""
+        return np.ascontiguousarray(block.transpose(1, 2, 0)) if self.batched else block
+
+    def _flicker(self, K: int) -> np.ndarray:
+        """(replica, step, cell) 1/f force noise for the next K steps: exact AR(1) updates of
+        each Ornstein--Uhlenbeck pole, summed. Normals are drawn step-major (step, pole, cell),
+        so the sequence does not depend on how the run is cut into chunks."""
+        B, N, P = self.B, self.chip.n, len(self.flicker_decay)
+        xi = np.stack([g.standard_normal((K, P, N)) for g in self.flicker_streams])
+        drift = np.zeros((B, K, N))
+        for q, a in enumerate(self.flicker_decay):
+            y, _ = lfilter([self.flicker_std[q] * np.sqrt(1 - a * a)], [1.0, -a], xi[:, :, q],
+                           axis=1, zi=a * self.flicker_state[q])
+            self.flicker_state[q] = y[:, -1:, :]
+            drift += y
+        return drift
+
+    def run(self, steps: int | None = None, *, x0: np.ndarray | None = None,
+            h_ext: np.ndarray | None = None, field_delta: np.ndarray | None = None,
+            noise: np.ndarray | None = None, sample_steps: np.ndarray | None = None,
+            energy_every: int | None = None, progress: bool = False) -> SimResult:
+        """Advance all replicas by ``steps`` (default: the spec's).
+
+        x0: (replica, cell) initial state (default: drawn per the spec). h_ext: (replica, cell)
+        field added to field 0 (inputs, nudges). field_delta: (2, cell) added to the fields (an
+        analog nudge, not a DAC write). noise: (replica, step, cell) injected standard normals in
+        place of the streams (tests). sample_steps: state indices (1..steps) the ADC samples at,
+        in place of the spec's schedule. Energies are recorded at t = 0, every
+        ``energy_every`` steps and at the end.
+        """
+        chip, spec, model, dtype = self.chip, self.chip.spec, self.chip.model, self.dtype
+        B, N, batched = self.B, chip.n, self.batched
+        n_steps = chip.steps if steps is None else steps
+        if energy_every is None:
+            energy_every = spec.integrator.energy_every or max(1, n_steps // 200)
+        # wrong shapes would make the kernels read past their arrays: refuse them here
+        _check_shape("x0", x0, (B, N))
+        _check_shape("noise", noise, (B, n_steps, N))
+        if h_ext is not None and np.shape(h_ext) not in ((B, N), (N,)):
+            raise ValueError(f"h_ext must have shape {(B, N)} or {(N,)}; got {np.shape(h_ext)}")
+        _check_shape("field_delta", field_delta, (2, N))
+        # a copy: the kernels update the state in place, and x0 is the caller's
+        x = np.array(self.initial_state() if x0 is None else x0, dtype=dtype, order="C")
+        if batched:
+            x = np.ascontiguousarray(x.T)
+        p = self.p
+        hist = np.empty((self.n_slots, model.n_channels) + x.shape, dtype=dtype)
+        hist[:] = model.channels(p, x)[None]  # constant history before t = 0
+        fields64 = chip.fields if field_delta is None else chip.fields + field_delta
+        fields = np.ascontiguousarray(fields64, dtype=dtype)
+        if h_ext is None:
+            hx = np.zeros((0, 0), dtype=dtype)
+        else:
+            hx = np.broadcast_to(h_ext, (B, N))
+            hx = np.ascontiguousarray(hx.T if batched else hx, dtype=dtype)
+        dt = dtype(chip.dt)
+
+        plan = adc_plan(chip, n_steps)
+        if plan is not None and sample_steps is not None:
+            plan.steps = np.asarray(sample_steps, dtype=np.int64)
+        if plan is None:
+            adc_steps, win, mode, R = np.zeros(0, np.int64), 1, 0, 0
+        else:
+            adc_steps, win, mode, R = plan.steps, plan.window, plan.mode, plan.n_readouts
+        adc_buf = np.zeros((B, len(adc_steps), N, R), dtype=dtype)
+        cursor = np.zeros(1, dtype=np.int64)
+        status = np.zeros(3, dtype=np.int64)
+        no_drift = np.zeros((0, 0, 0), dtype=dtype)
+        step_fn = integrate if batched else integrate_replicas
+
+        def state():
+            """(replica, cell) view of the state."""
+            return x.T if batched else x
+
+        def energy():
+            f0 = fields64[0] if h_ext is None else fields64[0] + h_ext
+            with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
+                return model.energy(self.p64, state(), self.J_energy, f0, fields64[1])
+
+        rec_steps, energies = [0], [energy()]
+        chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
+        # A zero-step call compiles (or loads from the cache) before the clock starts.
+        step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
+                self.noise_std, dt, self._layout(np.zeros((B, 0, N), dtype=dtype)), no_drift,
+                adc_steps, win, mode, adc_buf, cursor, status)
+        bar = _progress(n_steps, progress)
+        t0 = time.perf_counter()
+        k = 0
+        while k < n_steps:
+            K = min(chunk, n_steps - k, energy_every - k % energy_every)
+            if noise is None:
+                block = np.empty((B, K, N), dtype=dtype)
+                for b, g in enumerate(self.streams):
+                    g.standard_normal(out=block[b], dtype=dtype)
+            else:
+                block = np.ascontiguousarray(noise[:, k:k + K], dtype=dtype)
+            drift = (self._layout(self._flicker(K).astype(dtype)) if len(self.flicker_decay)
+                     else no_drift)
+            rc = step_fn(p, x, hist, k, *self.couplings, fields, hx, self.gain, self.offset,
+                         self.noise_std, dt, self._layout(block), drift, adc_steps, win, mode,
+                         adc_buf, cursor, status)
+            if rc:
+                bar.close()
+                raise NumericalError(f"non-finite state at step {status[0]} (t = "
+                                     f"{status[0] * spec.integrator.dt:.4g} s) in replica "
+                                     f"{status[1]}, cell {status[2]}; reduce integrator.dt or "
+                                     f"the coupling / noise scale")
+            k += K
+            if model.periodic is not None:
+                np.mod(x, model.periodic, out=x)
+            if k % energy_every == 0 or k == n_steps:
+                rec_steps.append(k)
+                energies.append(energy())
+            bar.update(K)
+        seconds = time.perf_counter() - t0
+        bar.close()
+
+        a = spec.adc
+        if plan is None:
+            codes = np.zeros(adc_buf.shape, dtype=np.uint32)
+            values = np.zeros(adc_buf.shape)
+            sat = np.zeros((N, 0), dtype=np.int64)
+        else:
+            codes, saturated = adc_model.quantise(adc_buf, a.bits, a.full_scale, a.noise,
+                                                  self.adc_rng)
+            values = adc_model.reconstruct(codes, a.bits, a.full_scale)
+            sat = saturated.sum(axis=(0, 1))
+        return SimResult(x=state().astype(np.float64), energy_steps=np.array(rec_steps),
+                         energies=np.array(energies), sample_steps=adc_steps,
+                         adc_analog=adc_buf.astype(np.float64), adc_codes=codes,
+                         adc_values=values, adc_saturated=sat, steps=n_steps,
+                         dt=spec.integrator.dt, seconds=seconds)
+
+
+def _check_shape(name: str, array, shape: tuple) -> None:
+    if array is not None and np.shape(array) != shape:
+        raise ValueError(f"{name} must have shape {shape}; got {np.shape(array)}")
+
+
+def rng_blob(rng: np.random.Generator) -> np.ndarray:
+    """A generator's state as bytes (JSON), storable in HDF5."""
+    return np.frombuffer(json.dumps(rng.bit_generator.state).encode(), dtype=np.uint8)
+
+
+def set_rng_blob(rng: np.random.Generator, blob: np.ndarray) -> None:
+    rng.bit_generator.state = json.loads(bytes(np.asarray(blob, dtype=np.uint8)).decode())
+
+
 def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = None,
              seed: int | None = None, x0: np.ndarray | None = None,
              h_ext: np.ndarray | None = None, noise: np.ndarray | None = None,
              energy_every: int | None = None, progress: bool = False,
              layout: str = "auto") -> SimResult:
-    """Advance ``replicas`` copies of ``chip`` by ``steps`` steps.
+    """One simulation of ``replicas`` copies of ``chip`` (see :class:`Engine` and
+    :meth:`Engine.run`). layout: "replicas" (one time loop per replica), "batched" (matrix
+    products over replicas each step) or "auto" (by chip size, see SMALL_CHIP)."""
+    engine = Engine(chip, replicas=replicas, seed=seed, layout=layout)
+    return engine.run(steps, x0=x0, h_ext=h_ext, noise=noise, energy_every=energy_every,
+                      progress=progress)
 
-    x0: (replica, cell) initial state (default: drawn per the spec). h_ext: (replica, cell)
-    input field added to field 0. noise: (replica, step, cell) injected standard normals in
-    place of the streams (tests). Energies are recorded at t = 0, every ``energy_every`` steps
-    and at the end. layout: "replicas" (one time loop per replica), "batched" (matrix
-    products over replicas each step) or "auto" (by chip size, see SMALL_CHIP).
-    """
-    spec = chip.spec
-    n_steps = chip.steps if steps is None else steps
-    B = spec.run.replicas if replicas is None else replicas
-    seed = spec.run.seed if seed is None else seed
-    dtype = np.dtype(spec.run.dtype).type
-    N, model = chip.n, chip.model
-    streams = [replica_stream(seed, b) for b in range(B)]
-    if energy_every is None:
-        energy_every = spec.integrator.energy_every or max(1, n_steps // 200)
 
-    p = model.to_kernel(chip.params, dtype)
-    p64 = model.to_kernel(chip.params, np.float64)
-    x = np.ascontiguousarray(initial_state(chip, streams) if x0 is None else x0, dtype=dtype)
-    Jc, Js = chip.delay_matrices()
-    JT = np.ascontiguousarray(Jc.transpose(0, 2, 1), dtype=dtype)
-    JsT = np.ascontiguousarray(Js.transpose(0, 2, 1), dtype=dtype)
-    J_energy = Jc.sum(axis=0)
-    delays = chip.latency_steps.astype(np.int64)
-    n_slots = int(delays.max()) + 1
-    hist = np.empty((n_slots, model.n_channels, B, N), dtype=dtype)
-    hist[:] = model.channels(p, x)[None]  # constant history before t = 0
-    fields = np.ascontiguousarray(chip.fields, dtype=dtype)
-    hx = (np.zeros((0, N), dtype=dtype) if h_ext is None
-          else np.ascontiguousarray(np.broadcast_to(h_ext, (B, N)), dtype=dtype))
-    gain, offset = chip.gain.astype(dtype), chip.offset.astype(dtype)
-    noise_std = chip.noise_std.astype(dtype)
-    dt = dtype(chip.dt)
-    rates, stds = chip.flicker_poles()
-    decay = np.exp(-rates * chip.dt)
-    flicker_state = np.zeros((len(rates), B, 1, N))
-
-    plan = adc_plan(chip, n_steps)
-    if plan is None:
-        adc_steps, win, mode, R = np.zeros(0, np.int64), 1, 0, 0
-    else:
-        adc_steps, win, mode, R = plan.steps, plan.window, plan.mode, plan.n_readouts
-    adc_buf = np.zeros((B, len(adc_steps), N, R), dtype=dtype)
-    cursor = np.zeros(1, dtype=np.int64)
-    status = np.zeros(3, dtype=np.int64)
-    no_drift = np.zeros((0, 0, 0), dtype=dtype)
-
-    def energy(state):
-        f0 = chip.fields[0] if h_ext is None else chip.fields[0] + hx
-        return model.energy(p64, state, J_energy, f0, chip.fields[1])
-
-    rec_steps, energies = [0], [energy(x)]
-    chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
-    if layout == "auto":
-        layout = "replicas" if N <= SMALL_CHIP else "batched"
-    step = {"replicas": integrate_replicas, "batched": integrate}[layout]
-    # A zero-step call compiles (or loads from the cache) before the clock starts.
-    step(p, x, hist, 0, delays, JT, JsT, fields, hx, gain, offset, noise_std, dt,
-              np.zeros((B, 0, N), dtype=dtype), no_drift, adc_steps, win, mode, adc_buf, cursor,
-              status)
-    bar = _progress(n_steps, progress)
-    t0 = time.perf_counter()
-    k = 0
-    while k < n_steps:
-        K = min(chunk, n_steps - k, energy_every - k % energy_every)
-        if noise is None:
-            block = np.empty((B, K, N), dtype=dtype)
-            for b, g in enumerate(streams):
-                g.standard_normal(out=block[b], dtype=dtype)
-        else:
-            block = np.ascontiguousarray(noise[:, k:k + K], dtype=dtype)
-        drift = no_drift
-        if len(rates):
-            drift = np.zeros((B, K, N))
-            for q in range(len(rates)):
-                xi = np.stack([g.standard_normal((K, N)) for g in streams])
-                a = decay[q]
-                y, zf = lfilter([stds[q] * np.sqrt(1 - a * a)], [1.0, -a], xi, axis=1,
-                                zi=a * flicker_state[q])
-                flicker_state[q] = y[:, -1:, :]
-                drift += y
-            drift = drift.astype(dtype)
-        rc = step(p, x, hist, k, delays, JT, JsT, fields, hx, gain, offset, noise_std, dt,
-                       block, drift, adc_steps, win, mode, adc_buf, cursor, status)
-        if rc:
-            bar.close()
-            raise NumericalError(f"non-finite state at step {status[0]} (t = "
-                                 f"{status[0] * spec.integrator.dt:.4g} s) in replica "
-                                 f"{status[1]}, cell {status[2]}; reduce integrator.dt or the "
-                                 f"coupling / noise scale")
-        k += K
-        if model.periodic is not None:
-            np.mod(x, model.periodic, out=x)
-        if k % energy_every == 0 or k == n_steps:
-            rec_steps.append(k)
-            energies.append(energy(x))
-        bar.update(K)
-    seconds = time.perf_counter() - t0
-    bar.close()
-
-    a = spec.adc
-    if plan is None:
-        codes = np.zeros(adc_buf.shape, dtype=np.uint32)
-        values = np.zeros(adc_buf.shape)
-        sat = np.zeros((N, 0), dtype=np.int64)
-    else:
-        adc_rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(2,))))
-        codes, saturated = adc_model.quantise(adc_buf, a.bits, a.full_scale, a.noise, adc_rng)
-        values = adc_model.reconstruct(codes, a.bits, a.full_scale)
-        sat = saturated.sum(axis=(0, 1))
-    return SimResult(x=x.astype(np.float64), energy_steps=np.array(rec_steps),
-                     energies=np.array(energies), sample_steps=adc_steps,
-                     adc_analog=adc_buf.astype(np.float64), adc_codes=codes, adc_values=values,
-                     adc_saturated=sat, steps=n_steps, dt=spec.integrator.dt, seconds=seconds)
+def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):
+    """The batched kernel's couplings: (block, 6) table [r0, r1, c0, c1, offset, delay] and
+    the flat row-major J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay
+    line."""
+    table, parts, sparts = [], [], []
+    offset = 0
+    for b, delay in enumerate(chip.latency_steps):
+        for r0, r1, c0, c1 in chip.coupling_blocks():
+            J = Jc[b, r0:r1, c0:c1]
+            S = Js[b, r0:r1, c0:c1] if len(Js) else None
+            if not J.any() and (S is None or not S.any()):
+                continue
+            table.append((r0, r1, c0, c1, offset, int(delay)))
+            parts.append(J.ravel())
+            if S is not None:
+                sparts.append(S.ravel())
+            offset += J.size
+    flat = np.concatenate(parts) if parts else np.zeros(0)
+    sflat = np.concatenate(sparts) if sparts else np.zeros(0)
+    return (np.array(table, dtype=np.int64).reshape(-1, 6), flat.astype(dtype),
+            sflat.astype(dtype))
 
 
 class _NoBar:

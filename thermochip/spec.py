@@ -374,6 +374,102 @@ class RunSpec:
                             check=OneOf(("float32", "float64")))
 
 
+# ---------------------------------------------------------------------------------------------
+# learning: data (host side), the on-chip learner, training schedule
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataSpec:
+    """The data set the host streams through the chip. Pixels are scaled to [0, 1] and drive
+    the input couplings; labels reach the output cells only through the nudge circuit."""
+
+    dataset: str = spec_field("digits", doc="digits (8x8, bundled, no download), mnist or "
+                                            "fashion_mnist (IDX files)",
+                              check=OneOf(("digits", "mnist", "fashion_mnist")))
+    path: str | None = spec_field(None, doc="folder with the IDX files (default: "
+                                            "$THERMOCHIP_DATA, then system folders)")
+    train_size: int | None = spec_field(None, doc="use only the first N training samples",
+                                        check=Interval(1, None))
+    test_size: int | None = spec_field(None, doc="use only the first N test samples",
+                                       check=Interval(1, None))
+    validation: float = spec_field(0.0, doc="fraction of the training set held out",
+                                   check=Interval(0, 0.5))
+    shuffle_seed: int = spec_field(0, doc="seed of the training-order shuffle",
+                                   check=NON_NEGATIVE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteSpec:
+    """How a learner's update becomes DAC codes: straight to the b-bit codes (nearest or
+    stochastic rounding), or into a wider digital shadow register of `shadow_bits` whose top
+    bits drive the DAC (small updates accumulate instead of being rounded away)."""
+
+    rounding: str = spec_field("stochastic", doc="rounding of each write",
+                               check=OneOf(("nearest", "stochastic")))
+    shadow_bits: int | None = spec_field(None, doc="bits of a digital shadow register "
+                                                   "(null: write the DAC codes directly)",
+                                         check=Interval(2, 32))
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpLearner:
+    """Equilibrium Propagation with per-coupler accumulators: a free phase, then nudged phases
+    (+beta; and -beta for symmetric/centered) from the free state; each phase's accumulator
+    time-averages the coupler's local term dV/dJ over the last `window` steps, sampled by the
+    ADC. Update: dJ = -(lr/beta)(a_beta - a_0) (one-sided) or -(lr/2beta)(a_+ - a_-)."""
+
+    rule: str = "ep"
+    estimator: str = spec_field("symmetric", doc="one_sided: +beta only; symmetric and "
+                                                 "centered: +beta and -beta",
+                                check=OneOf(("one_sided", "symmetric", "centered")))
+    beta: float = spec_field(0.5, doc="nudge strength", check=POSITIVE)
+    free_steps: int = spec_field(20, doc="free-phase steps", check=Interval(1, None))
+    nudged_steps: int = spec_field(4, doc="steps of each nudged phase", check=Interval(1, None))
+    window: int = spec_field(1, doc="steps at the end of each phase the accumulators average "
+                                    "(one ADC sample per step)", check=Interval(1, None))
+    lr: list[float] = spec_field(default_factory=lambda: [0.05],
+                                 doc="learning rate per coupling layer (input->first, then "
+                                     "layer to layer); one value for all")
+    lr_fields: float = spec_field(0.0, doc="learning rate of the field registers (h)",
+                                  check=NON_NEGATIVE)
+    update_every: int = spec_field(20, doc="samples accumulated (run as replicas) before one "
+                                           "DAC write", check=Interval(1, None))
+    write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+
+
+@dataclass(frozen=True, kw_only=True)
+class OmLearner:
+    """Onsager--Machlup residual learning (seed 000): from ADC samples of a trajectory,
+    residuals r_k = dx_k + mu grad V(x_k) dt; dL/db_i = sum r_i/(2kT),
+    dL/dJ_ij = sum (r_i x_j + r_j x_i)/(2kT). One phase, no equilibration."""
+
+    rule: str = "om"
+    trajectory_steps: int = spec_field(10, doc="samples K of each observed trajectory",
+                                       check=Interval(2, None))
+    spacing: int = spec_field(1, doc="engine steps between samples", check=Interval(1, None))
+    kT: float = spec_field(0.1, doc="temperature the residuals are scaled by", check=POSITIVE)
+    lr: list[float] = spec_field(default_factory=lambda: [0.01],
+                                 doc="learning rate per coupling layer; one value for all")
+    lr_fields: float = spec_field(0.01, doc="learning rate of the per-class biases",
+                                  check=NON_NEGATIVE)
+    update_every: int = spec_field(20, doc="samples per DAC write", check=Interval(1, None))
+    write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+
+
+Learner = Union[EpLearner, OmLearner]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSpec:
+    """The training schedule the host runs."""
+
+    epochs: int = spec_field(1, doc="passes over the training set", check=Interval(1, None))
+    lr_decay: str = spec_field("none", doc="learning-rate schedule over epochs",
+                               check=OneOf(("none", "cosine")))
+    eval_replicas: int = spec_field(200, doc="test samples evaluated at once",
+                                    check=Interval(1, None))
+
+
 @dataclass(frozen=True, kw_only=True)
 class ChipSpec:
     """A whole chip: what it is made of and how it is simulated."""
@@ -389,11 +485,15 @@ class ChipSpec:
     delays: DelaySpec = spec_field(default_factory=DelaySpec, doc="interconnect and loop delays")
     adc: AdcSpec | None = spec_field(None, doc="sampling ADC (null: no sampling)")
     run: RunSpec = spec_field(default_factory=RunSpec, doc="replicas, seed, precision")
+    data: DataSpec | None = spec_field(None, doc="data set (thermochip run)")
+    learner: Learner | None = spec_field(None, doc="on-chip learner (thermochip run)")
+    train: TrainSpec = spec_field(default_factory=TrainSpec, doc="training schedule")
 
 
 #: Tagged unions: the YAML ``kind`` value picks the class.
 UNION_TAGS: dict[Any, dict[str, type]] = {
     Topology: {"all_to_all": AllToAll, "layered": Layered, "sparse": Sparse},
+    Learner: {"ep": EpLearner, "om": OmLearner},
     InitialState: {"uniform": UniformState, "constant": ConstantState, "normal": NormalState},
     CouplingInit: {"random": RandomInit, "constant": ConstantInit, "edges": EdgesInit,
                    "values": ValuesInit, "file": FileInit},

@@ -503,26 +503,33 @@ class _Walker:
     def tagged(self, tags: dict[str, type], value: object, path: str):
         label = re.sub(r"\[\d+\]$", "", path.rsplit(".", 1)[-1]) or "variant"
         choices = ", ".join(tags)
+        key = tag_key(tags)
         if isinstance(value, str):  # shorthand: 'topology: all_to_all'
             kind, data, kind_path = value, {}, path
         elif isinstance(value, dict):
-            if "kind" not in value:
-                return self.fail(path, f"missing 'kind'; choices: {choices}")
-            kind, kind_path = value["kind"], _join(path, "kind")
-            data = {k: v for k, v in value.items() if k != "kind"}
+            if key not in value:
+                return self.fail(path, f"missing '{key}'; choices: {choices}")
+            kind, kind_path = value[key], _join(path, key)
+            data = {k: v for k, v in value.items() if k != key}
         else:
-            return self.fail(path, f"must be a {label} kind ({choices}) or a mapping with "
-                                   f"'kind'; got {_show(value)}")
+            return self.fail(path, f"must be a {label} {key} ({choices}) or a mapping with "
+                                   f"'{key}'; got {_show(value)}")
         if kind is _BAD:
             return _BAD
         if not isinstance(kind, str) or kind not in tags:
             shown = repr(kind) if isinstance(kind, str) else _show(kind)
-            return self.fail(kind_path, f"unknown {label} kind {shown}; choices: {choices}"
+            return self.fail(kind_path, f"unknown {label} {key} {shown}; choices: {choices}"
                                         f"{_did_you_mean(kind, tags)}")
         cls = tags[kind]
-        if any(f.name == "kind" and f.init for f in dataclasses.fields(cls)):
-            data = {"kind": kind, **data}
+        if any(f.name == key and f.init for f in dataclasses.fields(cls)):
+            data = {key: kind, **data}
         return self.dataclass(cls, data, path)
+
+
+def tag_key(tags: dict[str, type]) -> str:
+    """The key that names a union's variant: the variants' shared first field (``kind``;
+    ``rule`` for learners)."""
+    return dataclasses.fields(next(iter(tags.values())))[0].name
 
 
 def build_dataclass(cls: type, data: dict, path: str = "",
@@ -590,8 +597,9 @@ def _plain(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out: dict[str, object] = {}
         names = [f.name for f in dataclasses.fields(value) if f.init]
-        if "kind" not in names and type(value) in _TAG_OF:
-            out["kind"] = _TAG_OF[type(value)]
+        key = dataclasses.fields(value)[0].name
+        if key not in names and type(value) in _TAG_OF:
+            out[key] = _TAG_OF[type(value)]
         for name in names:
             out[name] = _plain(getattr(value, name))
         return out
@@ -718,8 +726,9 @@ def _type_schema(hint: Any, meta: typing.Mapping, defs: dict) -> dict:
 
 def _union_schema(tags: dict[str, type], defs: dict) -> dict:
     # A bare kind string is accepted for variants that need no other field.
+    key = tag_key(tags)
     bare = [tag for tag, cls in tags.items()
-            if not any(_is_required(f) for f in dataclasses.fields(cls) if f.name != "kind")]
+            if not any(_is_required(f) for f in dataclasses.fields(cls) if f.name != key)]
     branches = [{"type": "string", "enum": bare}] if bare else []
     branches += [_ref(cls, defs, tag) for tag, cls in tags.items()]
     return {"oneOf": branches}
@@ -740,12 +749,13 @@ def _object_schema(cls: type, defs: dict, tag: str | None = None) -> dict:
     hints = _hints(cls)
     properties: dict[str, dict] = {}
     required: list[str] = []
+    key = dataclasses.fields(cls)[0].name
     for f in dataclasses.fields(cls):
         if not f.init:
             continue
-        if tag is not None and f.name == "kind":
-            properties["kind"] = {"const": tag, "description": "variant tag"}
-            required.append("kind")
+        if tag is not None and f.name == key:
+            properties[key] = {"const": tag, "description": "variant tag"}
+            required.append(key)
             continue
         prop = dict(_type_schema(hints[f.name], f.metadata, defs))
         doc, unit = f.metadata.get("doc"), f.metadata.get("unit")
@@ -760,9 +770,9 @@ def _object_schema(cls: type, defs: dict, tag: str | None = None) -> dict:
         else:
             required.append(f.name)
         properties[f.name] = prop
-    if tag is not None and "kind" not in properties:
-        properties["kind"] = {"const": tag, "description": "variant tag"}
-        required.append("kind")
+    if tag is not None and key not in properties:
+        properties[key] = {"const": tag, "description": "variant tag"}
+        required.append(key)
     schema: dict[str, object] = {"type": "object"}
     description = _class_doc(cls)
     if description:

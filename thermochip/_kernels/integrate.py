@@ -3,35 +3,29 @@
 One call advances a chunk of K steps. Two layouts of the same step, chosen by chip size:
 
 - :func:`integrate` (large chips): each step computes the coupling sums of all replicas as
-  matrix-matrix products, so every coupling matrix is read once per step, then updates the
-  cells in parallel over replicas;
+  matrix-matrix products, one per coupling block (all-to-all: one block; layered: the blocks
+  between adjacent layers), so every coupling is read once per step; then the cells update in
+  parallel. Arrays are cell-major so each block is a contiguous row range.
 - :func:`integrate_replicas` (small chips, couplings in cache): parallel over replicas
   outermost, each thread runs its replica's whole time loop with plain coupling loops, with no
   barrier per step.
 
-Each step:
+Each step, in dimensionless time:
 
-1. coupling fields, for every channel c and delay line b:
-   ``G_c += ch_c(x(t - d_b)) @ J_b^T`` -- matrix-matrix products over all replicas at once, so
-   each coupling matrix is read once per step; an interconnect delay at the carrier adds the
-   quadrature part (``G_0 += ch_1 @ Js_b^T``, ``G_1 -= ch_0 @ Js_b^T``), the rotation of the
-   received I/Q signal by the phase offset;
-2. the cell update, parallel over replicas:
+1. coupling fields ``G_c,i = sum_j J_ij ch_c(x_j(t - d_ij))`` for every channel c, with the
+   delay d_ij of the coupler's delay line; an interconnect delay at the carrier adds the
+   quadrature part (``G_0 += Js ch_1``, ``G_1 -= Js ch_0``, Js = J sin alpha): the rotation of
+   the received I/Q signal by the phase offset alpha;
+2. the cell update
    ``x += dt [g_i (F_local + F_coupling) + offset_i + drift_noise] + sigma_i sqrt(dt) xi``;
-3. the ADC: read-outs are averaged over each sample's window into ``adc_buf``.
+3. the ADC: read-outs are averaged over each sample's window into ``adc_buf``
+   (replica, sample, cell, readout); ``adc_steps`` (sample,) holds each sample's state index,
+   ``cursor`` (1,) the next sample.
 
-Arrays (``float`` is the engine dtype, float32 or float64):
-    x         (replica, cell) state, updated in place
-    hist      (slot, channel, replica, cell) ring buffer of channels; state index k is in slot
-              k % n_slots
-    delays    (bin,) int64 delay of each delay line in steps
-    JT, JsT   (bin, cell, cell) transposed reciprocal / quadrature couplings (JsT may have 0 bins)
-    fields    (2, cell); h_ext (replica, cell) or (0, cell): per-replica input field on field 0
-    gain, offset, noise_std  (cell,)
-    noise     (replica, step, cell) standard normals; drift (replica, step, cell) or (0, 0, 0)
-    adc_steps (sample,) int64 state index of each sample; adc_buf (replica, sample, cell, readout)
-    cursor    (1,) int64 next sample; status (3,) int64 <- (step, replica, cell) of a NaN/inf
-Returns 0, or 1 when a state became non-finite (the chunk stops at that step).
+Both take fields (2, cell), gain, offset, noise_std (cell,) and a status (3,) int64 array that
+receives (step, replica, cell) of the first non-finite state; they return 0, or 1 when a state
+became non-finite (the chunk stops at that step). The ring buffer ``hist`` keeps the channels of
+state index k in slot k % n_slots.
 """
 
 from __future__ import annotations
@@ -50,70 +44,76 @@ def _cell_update(p, xi, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_no
 
 
 @kernel(parallel=True)
-def integrate(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, offset, noise_std, dt,
+def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset, noise_std, dt,
               noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status):
-    B, N = x.shape
+    """Batched layout. Arrays are cell-major so that every coupling block is a contiguous
+    row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (cell, replica) or
+    (0, 0), noise and drift (step, cell, replica) (drift may be (0, 0, 0)).
+    blocks (block, 6) int64 rows [r0, r1, c0, c1, offset, delay]: J[r0:r1, c0:c1] stored
+    row-major at Jflat[offset:], applied to the channels of cells c0:c1 from `delay` steps ago;
+    Jsflat (same offsets, or empty) holds the quadrature part J sin(alpha)."""
+    N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
-    K = noise.shape[1]
-    nb = JT.shape[0]
-    quad = JsT.shape[0] > 0
+    K = noise.shape[0]
+    quad = Jsflat.shape[0] > 0
     has_hext = h_ext.shape[0] > 0
     has_drift = drift.shape[0] > 0
     R = adc_buf.shape[3]
     n_samples = adc_steps.shape[0]
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
-    inv_win = (dt - dt + 1) / adc_win  # in the engine dtype
-    G = np.empty((nc, B, N), dtype=x.dtype)
-    tmp = np.empty((B, N), dtype=x.dtype)
-    bad = np.full(B, -1, dtype=np.int64)
+    inv_win = (dt - dt + 1) / adc_win
+    G = np.empty((2, N, B), dtype=x.dtype)
+    tmp = np.empty((N, B), dtype=x.dtype)
+    bad = np.full(N, -1, dtype=np.int64)
 
     for k in range(K):
         kk = k0 + k
-        # 1. coupling fields from the (delayed) channels
-        for b in range(nb):
-            slot = (kk - delays[b]) % n_slots
+        # 1. coupling fields: one matrix product per block, channel (and quadrature part)
+        G[:] = zero
+        for q in range(blocks.shape[0]):
+            r0, r1, c0, c1, off, delay = blocks[q]
+            slot = (kk - delay) % n_slots
+            JB = Jflat[off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
+            out = tmp[r0:r1]
             for c in range(nc):
-                if b == 0:
-                    np.dot(hist[slot, c], JT[b], G[c])
-                else:
-                    np.dot(hist[slot, c], JT[b], tmp)
-                    G[c] += tmp
+                np.dot(JB, hist[slot, c, c0:c1], out)
+                G[c, r0:r1] += out
             if quad:
-                np.dot(hist[slot, 1], JsT[b], tmp)
-                G[0] += tmp
-                np.dot(hist[slot, 0], JsT[b], tmp)
-                G[1] -= tmp
+                JS = Jsflat[off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
+                np.dot(JS, hist[slot, 1, c0:c1], out)
+                G[0, r0:r1] += out
+                np.dot(JS, hist[slot, 0, c0:c1], out)
+                G[1, r0:r1] -= out
         # 3. (prepared) is the new state inside the next ADC sample's window?
         kn = kk + 1
         s = cursor[0]
         in_win = s < n_samples and kn > adc_steps[s] - adc_win
         last = in_win and kn == adc_steps[s]
         nslot = kn % n_slots
-        # 2. cell update, parallel over replicas
-        for b in prange(B):
-            for i in range(N):
-                f0 = fields[0, i] + h_ext[b, i] if has_hext else fields[0, i]
-                xn = _cell_update(p, x[b, i], f0, fields[1, i], G[0, b, i],
-                                  G[1, b, i] if nc > 1 else zero, gain[i], offset[i],
-                                  drift[b, k, i] if has_drift else zero, dt,
-                                  noise_std[i] * sqdt, noise[b, k, i])
-                if not np.isfinite(xn) and bad[b] < 0:
-                    bad[b] = i
-                x[b, i] = xn
+        # 2. cell update, parallel over cells
+        for i in prange(N):
+            for b in range(B):
+                f0 = fields[0, i] + h_ext[i, b] if has_hext else fields[0, i]
+                xn = _cell_update(p, x[i, b], f0, fields[1, i], G[0, i, b], G[1, i, b],
+                                  gain[i], offset[i], drift[k, i, b] if has_drift else zero,
+                                  dt, noise_std[i] * sqdt, noise[k, i, b])
+                if not np.isfinite(xn) and bad[i] < 0:
+                    bad[i] = b
+                x[i, b] = xn
                 for c in range(nc):
-                    hist[nslot, c, b, i] = channel(p, xn, c)
+                    hist[nslot, c, i, b] = channel(p, xn, c)
                 if in_win:
                     for r in range(R):
                         acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
                         adc_buf[b, s, i, r] = acc * inv_win if last else acc
         if last:
             cursor[0] = s + 1
-        for b in range(B):
-            if bad[b] >= 0:
+        for i in range(N):
+            if bad[i] >= 0:
                 status[0] = kn
-                status[1] = b
-                status[2] = bad[b]
+                status[1] = bad[i]
+                status[2] = i
                 return 1
     return 0
 
@@ -121,7 +121,9 @@ def integrate(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, offset, nois
 @kernel(parallel=True)
 def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, offset, noise_std,
                        dt, noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status):
-    """Same arguments, effect and return value as :func:`integrate`."""
+    """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), noise and drift
+    (replica, step, cell), h_ext (replica, cell) or (0, 0); delays (bin,) and JT, JsT
+    (bin, cell, cell) dense transposed couplings per delay line (JsT may have 0 bins)."""
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     K = noise.shape[1]

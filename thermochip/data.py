@@ -1,0 +1,369 @@
+"""Data sets the host streams through the chip (host side, plain numpy).
+
+``load_dataset(spec.learning.data)`` returns a :class:`Dataset` of float32 pixel vectors in
+[0, 1] and int64 labels, split into train / validation / test:
+
+- ``digits``: the 8x8 handwritten digits bundled in ``thermochip/datasets/digits.npz``; no
+  download, no network. A fixed shuffle (seed 0, independent of ``shuffle_seed``) puts 360
+  samples in the test set and the other 1437 in the training set.
+- ``mnist`` / ``fashion_mnist``: the four IDX files (``train-images-idx3-ubyte``,
+  ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
+  plain or ``.gz``), looked up in order in ``data.path`` (relative to ``base_dir``),
+  ``$THERMOCHIP_DATA/<name>``, ``$THERMOCHIP_DATA``, ``/usr/share/datasets/<name>`` (Debian's
+  ``dataset-fashion-mnist`` installs ``/usr/share/datasets/fashion-mnist``) and the cache
+  ``~/.cache/thermochip/data/<name>``. When none has them and ``THERMOCHIP_DOWNLOAD=1`` is set,
+  they are downloaded into the cache; otherwise a one-line :class:`ThermochipError` says where
+  it looked and how to get them.
+
+Then the training set is shuffled with ``shuffle_seed``, truncated to ``train_size``, and its
+last ``validation`` fraction is held out; the test set keeps its order and is truncated to
+``test_size``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import tempfile
+import urllib.request
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from thermochip.errors import ThermochipError
+from thermochip.spec import DataSpec
+
+__all__ = ["Dataset", "batches", "eval_batches", "load_dataset", "read_idx"]
+
+#: Parent folders of system-wide data set installs (``<folder>/<system name>``).
+SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
+
+#: Folder name of each IDX data set below the system folders (Debian's spelling).
+SYSTEM_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion-mnist"}
+
+#: The four IDX files of a set, by role; each may also be spelled with ``.`` before ``idx``
+#: (``train-images.idx3-ubyte``) and may carry ``.gz``.
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+#: Public mirrors of the gzipped IDX files, tried in order when THERMOCHIP_DOWNLOAD=1.
+MIRRORS = {
+    "mnist": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    ),
+    "fashion_mnist": (
+        "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    ),
+}
+
+DOWNLOAD_TIMEOUT_S = 30.0
+
+DIGITS_TEST_SIZE = 360
+DIGITS_SPLIT_SEED = 0
+
+_IDX_UBYTE = 0x08
+_IDX_IMAGE_SHAPE = (28, 28)
+
+
+@dataclass
+class Dataset:
+    """A labelled image data set, split. ``*_x`` are float32 ``(n, P)`` pixel vectors in
+    [0, 1] (``P = prod(shape)``, row-major), ``*_y`` int64 labels in ``0 .. n_classes-1``.
+    ``val_x`` / ``val_y`` have zero rows when no validation fraction is held out. ``source``
+    says where the samples were read from."""
+
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    n_classes: int
+    name: str
+    shape: tuple
+    source: str
+
+    @property
+    def n_features(self) -> int:
+        """Pixels per sample (P)."""
+        return int(np.prod(self.shape))
+
+
+# ---------------------------------------------------------------------------------------------
+# IDX files
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file of unsigned bytes (type 0x08), plain or gzip-compressed (name ending
+    in ``.gz``), and return its array with the dimensions from the header.
+
+    Strict: the magic number must be ``00 00 08 <ndim>`` with ``ndim >= 1``, and the payload
+    must hold exactly ``prod(dims)`` bytes. A corrupt, truncated or unreadable file raises a
+    one-line :class:`ThermochipError` that names the file."""
+    path = Path(path)
+    try:
+        if path.name.endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                raw = f.read()
+        else:
+            raw = path.read_bytes()
+    except (OSError, EOFError, zlib.error) as exc:
+        # gzip.BadGzipFile is an OSError; a truncated gzip stream raises EOFError.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ThermochipError(f"cannot read IDX file {path}: {reason}") from None
+
+    if len(raw) < 4:
+        raise ThermochipError(f"corrupt IDX file {path}: {len(raw)} bytes, too short for the "
+                              "4-byte magic number")
+    zero0, zero1, dtype_code, ndim = raw[0], raw[1], raw[2], raw[3]
+    if zero0 != 0 or zero1 != 0 or ndim == 0:
+        raise ThermochipError(f"corrupt IDX file {path}: bad magic number 0x{raw[:4].hex()} "
+                              "(expected 0x0000 08 <ndim>)")
+    if dtype_code != _IDX_UBYTE:
+        raise ThermochipError(f"unsupported IDX file {path}: element type 0x{dtype_code:02x}, "
+                              "only unsigned bytes (0x08) are supported")
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ThermochipError(f"truncated IDX file {path}: {len(raw)} bytes, the header of "
+                              f"{ndim} dimensions needs {header}")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims, dtype=np.int64))
+    got = len(raw) - header
+    if got != expected:
+        what = "truncated" if got < expected else "corrupt"
+        raise ThermochipError(f"{what} IDX file {path}: dimensions {'x'.join(map(str, dims))} "
+                              f"need {expected} data bytes, found {got}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims).copy()
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    """The file of ``stem`` in ``folder`` (plain preferred over .gz), or None."""
+    dotted = stem.replace("-idx", ".idx", 1)
+    for name in (stem, stem + ".gz", dotted, dotted + ".gz"):
+        p = folder / name
+        if p.is_file():
+            return p
+    return None
+
+
+def _idx_files_in(folder: Path) -> dict[str, Path] | None:
+    """The four IDX files in ``folder`` by role, or None unless all four are there."""
+    if not folder.is_dir():
+        return None
+    found = {role: _find_file(folder, stem) for role, stem in IDX_FILES.items()}
+    if any(p is None for p in found.values()):
+        return None
+    return found  # type: ignore[return-value]
+
+
+def _cache_dir(name: str) -> Path:
+    return Path.home() / ".cache" / "thermochip" / "data" / name
+
+
+def _search_dirs(spec: DataSpec, base_dir: Path | None) -> list[Path]:
+    """Folders searched for the IDX files of ``spec.dataset``, in order, without duplicates."""
+    name = spec.dataset
+    dirs: list[Path] = []
+    if spec.path:
+        p = Path(spec.path).expanduser()
+        if not p.is_absolute():
+            p = (Path(base_dir) if base_dir is not None else Path.cwd()) / p
+        dirs.append(p)
+    env = os.environ.get("THERMOCHIP_DATA")
+    if env:
+        root = Path(env).expanduser()
+        for sub in dict.fromkeys((name, SYSTEM_NAMES[name])):
+            dirs.append(root / sub)
+        dirs.append(root)
+    for sysdir in SYSTEM_DIRS:
+        dirs.append(Path(sysdir) / SYSTEM_NAMES[name])
+    dirs.append(_cache_dir(name))
+    return list(dict.fromkeys(dirs))
+
+
+def _download(name: str, dest: Path) -> dict[str, Path]:
+    """Download the four gzipped IDX files of ``name`` into ``dest`` (atomic per file:
+    written to a temporary file in ``dest``, then renamed)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    files: dict[str, Path] = {}
+    for role, stem in IDX_FILES.items():
+        existing = _find_file(dest, stem)
+        if existing is not None:
+            files[role] = existing
+            continue
+        target = dest / (stem + ".gz")
+        failures = []
+        for mirror in MIRRORS[name]:
+            url = mirror + target.name
+            # the temporary name ends in .gz so read_idx can check the download before the rename
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part.gz", dir=dest)
+            try:
+                with os.fdopen(fd, "wb") as out, \
+                        urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as resp:
+                    shutil.copyfileobj(resp, out)
+                read_idx(tmp)
+                os.replace(tmp, target)
+                break
+            except ThermochipError as exc:
+                failures.append(f"{url}: {exc}")
+            except (OSError, ValueError) as exc:  # URLError and timeouts are OSErrors
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                failures.append(f"{url}: {reason}")
+            finally:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+        else:
+            raise ThermochipError(f"could not download {target.name} for {name} into {dest} "
+                                  f"(tried {'; '.join(failures)}); instead "
+                                  f"{_how_to_get(name, download=False)}")
+        files[role] = target
+    return files
+
+
+def _how_to_get(name: str, download: bool = True) -> str:
+    files = ", ".join(IDX_FILES.values())
+    ways = [f"set data.path or THERMOCHIP_DATA to a folder with the IDX files ({files}; "
+            ".gz allowed)"]
+    if name == "fashion_mnist":
+        ways.insert(0, "apt-get install dataset-fashion-mnist")
+    if download:
+        ways.append(f"set THERMOCHIP_DOWNLOAD=1 to download them into {_cache_dir(name)}")
+    return ", or ".join(ways)
+
+
+def _locate_idx(spec: DataSpec, base_dir: Path | None) -> tuple[dict[str, Path], Path]:
+    dirs = _search_dirs(spec, base_dir)
+    for d in dirs:
+        files = _idx_files_in(d)
+        if files is not None:
+            return files, d
+    name = spec.dataset
+    if os.environ.get("THERMOCHIP_DOWNLOAD", "") == "1":
+        cache = _cache_dir(name)
+        return _download(name, cache), cache
+    looked = ", ".join(str(d) for d in dirs)
+    raise ThermochipError(f"{name} data not found (looked in {looked}); to get it: "
+                          f"{_how_to_get(name)}")
+
+
+def _load_idx_split(files: dict[str, Path], split: str, n_classes: int) -> tuple:
+    images_path, labels_path = files[f"{split}_images"], files[f"{split}_labels"]
+    images = read_idx(images_path)
+    labels = read_idx(labels_path)
+    if images.ndim != 3 or images.shape[1:] != _IDX_IMAGE_SHAPE:
+        raise ThermochipError(f"unexpected IDX images in {images_path}: shape {images.shape}, "
+                              f"expected (n, {_IDX_IMAGE_SHAPE[0]}, {_IDX_IMAGE_SHAPE[1]})")
+    if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
+        raise ThermochipError(f"unexpected IDX labels in {labels_path}: shape {labels.shape}, "
+                              f"expected ({images.shape[0]},) to match {images_path.name}")
+    if labels.size and int(labels.max()) >= n_classes:
+        raise ThermochipError(f"unexpected IDX labels in {labels_path}: label "
+                              f"{int(labels.max())} outside 0..{n_classes - 1}")
+    x = images.reshape(images.shape[0], -1).astype(np.float32) / np.float32(255.0)
+    return x, labels.astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------
+# loading and splitting
+
+
+def _load_digits() -> tuple:
+    ref = resources.files("thermochip.datasets") / "digits.npz"
+    with resources.as_file(ref) as path, np.load(path) as z:
+        images, labels = z["images"], z["labels"]
+        source = str(path)
+    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(images.shape[0])
+    x = images[order].astype(np.float32) / np.float32(16.0)
+    y = labels[order].astype(np.int64)
+    cut = x.shape[0] - DIGITS_TEST_SIZE
+    return (x[:cut], y[:cut]), (x[cut:], y[cut:]), (8, 8), source
+
+
+def load_dataset(spec: DataSpec, base_dir: Path | None = None) -> Dataset:
+    """Load ``spec.dataset`` and split it as the module docstring describes.
+
+    ``base_dir`` resolves a relative ``spec.path`` (usually the folder of the spec file;
+    default: the current directory). Raises :class:`ThermochipError` (one line) when the files
+    are missing or corrupt, or when ``train_size`` / ``test_size`` exceed what the set has."""
+    name = spec.dataset
+    n_classes = 10
+    if name == "digits":
+        (train_x, train_y), (test_x, test_y), shape, source = _load_digits()
+    elif name in SYSTEM_NAMES:
+        files, folder = _locate_idx(spec, base_dir)
+        train_x, train_y = _load_idx_split(files, "train", n_classes)
+        test_x, test_y = _load_idx_split(files, "test", n_classes)
+        shape, source = _IDX_IMAGE_SHAPE, str(folder)
+    else:
+        raise ThermochipError(f"unknown data set {name!r} (expected digits, mnist or "
+                              "fashion_mnist)")
+
+    # training order: shuffled with the spec's seed, truncated, validation from the end
+    order = np.random.default_rng(spec.shuffle_seed).permutation(train_x.shape[0])
+    if spec.train_size is not None:
+        if spec.train_size > order.size:
+            raise ThermochipError(f"data.train_size {spec.train_size} exceeds the {order.size} "
+                                  f"training samples of {name}")
+        order = order[:spec.train_size]
+    n_val = int(round(spec.validation * order.size))
+    if spec.validation > 0 and order.size >= 2:
+        n_val = max(n_val, 1)
+    n_val = min(n_val, order.size - 1) if order.size > 1 else 0
+    keep, held = order[:order.size - n_val], order[order.size - n_val:]
+    val_x, val_y = train_x[held], train_y[held]
+    train_x, train_y = train_x[keep], train_y[keep]
+
+    if spec.test_size is not None:
+        if spec.test_size > test_x.shape[0]:
+            raise ThermochipError(f"data.test_size {spec.test_size} exceeds the "
+                                  f"{test_x.shape[0]} test samples of {name}")
+        test_x, test_y = test_x[:spec.test_size], test_y[:spec.test_size]
+
+    return Dataset(train_x=np.ascontiguousarray(train_x), train_y=train_y,
+                   val_x=np.ascontiguousarray(val_x), val_y=val_y,
+                   test_x=np.ascontiguousarray(test_x), test_y=test_y,
+                   n_classes=n_classes, name=name, shape=tuple(shape), source=source)
+
+
+# ---------------------------------------------------------------------------------------------
+# iteration
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int,
+            rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One training epoch: ``(x_batch, y_batch)`` pairs of exactly ``batch_size`` samples over
+    a permutation drawn from ``rng``. Each sample appears at most once; the last partial
+    batch (``len(x) % batch_size`` samples) is dropped, so an epoch yields
+    ``len(x) // batch_size`` batches and nothing when ``len(x) < batch_size``. The same rng
+    state gives the same batches. The permutation is drawn when iteration starts."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+    perm = rng.permutation(len(x))
+    for start in range(0, len(x) - batch_size + 1, batch_size):
+        idx = perm[start:start + batch_size]
+        yield x[idx], y[idx]
+
+
+def eval_batches(x: np.ndarray, y: np.ndarray,
+                 batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(x_batch, y_batch)`` slices in order, for evaluation; the last batch may be partial,
+    so every sample is visited exactly once."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if len(x) != len(y):
+        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+    for start in range(0, len(x), batch_size):
+        yield x[start:start + batch_size], y[start:start + batch_size]

@@ -1,0 +1,83 @@
+"""The host: presents data to the chip and scores what comes back. It drives input DACs with
+pixels, presents labels to the output nudge circuit (as class indices) and reads output ADC
+codes. It does no learning maths, and imports nothing from :mod:`thermochip.learn`: it talks to
+any object with ``train_batch(pixels, labels, lr_scale)`` and ``infer(pixels) -> codes``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+
+class ChipIO(Protocol):
+    def train_batch(self, pixels: np.ndarray, labels: np.ndarray,
+                    lr_scale: float = 1.0) -> None: ...
+
+    def infer(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass
+class Score:
+    accuracy: float
+    confusion: np.ndarray  # (true class, predicted class) counts
+
+
+@dataclass
+class History:
+    """Learning curve: one entry per finished epoch."""
+
+    epoch: list[int] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    samples_seen: list[int] = field(default_factory=list)
+
+    def as_arrays(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "History":
+        return cls(**{k: list(np.asarray(arrays[k]).tolist()) for k in cls().__dict__})
+
+
+def evaluate(chip: ChipIO, x: np.ndarray, y: np.ndarray, n_classes: int,
+             batch: int) -> Score:
+    """Accuracy and confusion matrix from the output codes (argmax over output cells)."""
+    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    for start in range(0, len(x), batch):
+        codes = chip.infer(x[start:start + batch])
+        pred = np.argmax(codes, axis=1)
+        np.add.at(confusion, (y[start:start + batch], pred), 1)
+    total = confusion.sum()
+    return Score(accuracy=float(np.trace(confusion) / total) if total else float("nan"),
+                 confusion=confusion)
+
+
+def lr_scale(schedule: str, epoch: int, epochs: int) -> float:
+    """Learning-rate multiplier of epoch ``epoch`` (0-based)."""
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+    return 1.0
+
+
+def epoch_order(n: int, shuffle_seed: int, epoch: int) -> np.ndarray:
+    """The training order of one epoch: a function of the seed and epoch only, so a resumed
+    run presents the same samples in the same order."""
+    return np.random.default_rng((shuffle_seed, epoch)).permutation(n)
+
+
+def train_epoch(chip: ChipIO, x: np.ndarray, y: np.ndarray, batch: int, order: np.ndarray,
+                scale: float, progress: Callable[[int], None] | None = None) -> int:
+    """Present one epoch in ``batch``-sized groups (a last partial group is dropped: every
+    DAC write averages the same number of samples). Returns the samples presented."""
+    n = (len(order) // batch) * batch
+    for start in range(0, n, batch):
+        idx = order[start:start + batch]
+        chip.train_batch(x[idx], y[idx], scale)
+        if progress is not None:
+            progress(batch)
+    return n

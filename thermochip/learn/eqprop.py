@@ -1,0 +1,231 @@
+r"""Equilibrium Propagation with per-coupler accumulators, on the chip.
+
+Phases (a global phase signal switches the nudge circuit on the output cells):
+
+1. **free**: inputs drive the first layer through the input couplers; the chip runs
+   ``free_steps``;
+2. **nudged** with +beta (and -beta for the symmetric / centered estimators), each started
+   from the free state: the output loss l = 1/2 (readout - y)^2, y = +1 for the label's output
+   cell and -1 for the others, is added to V as a field change (oim: dh = beta y,
+   dS = -beta/2; softspin: db = -beta y, da = beta), for ``nudged_steps``.
+
+In each phase, every coupler's accumulator time-averages its local term dV/dJ_ij (oim:
+-(I_i I_j + Q_i Q_j); softspin: x_i x_j) over the ADC samples of the last ``window`` steps, and
+over the ``update_every`` samples of the batch (run as replicas); input couplers average
+pixel_p * dV/dh_i, field registers dV/dh_i. Update, written through the DAC:
+
+.. math::
+    \Delta\theta = -\frac{\eta}{\beta}\,(a^{+\beta} - a^{0}) \quad\text{(one-sided)},\qquad
+    \Delta\theta = -\frac{\eta}{2\beta}\,(a^{+\beta} - a^{-\beta})
+    \quad\text{(symmetric = centered: two names for the same estimator)}.
+
+With noise, time averages over a phase estimate E_{p_beta}[dV/dtheta], and the difference is
+the exact gradient of the free-energy difference for any finite beta (Litman 2025, seed 001).
+Scellier & Bengio 2017; Laborieux et al. 2021 (symmetric nudging); Gower 2025 (OIM form).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from device_models import dac
+from thermochip.chip import Chip
+from thermochip.engine import Engine, rng_blob, set_rng_blob
+from thermochip.errors import IncompatibleModelError
+from thermochip.learn.base import AbstractLearner
+from thermochip.spec import EpLearner, Layered
+
+
+class DacWriter:
+    """Writes updates of one register array through a DAC: straight to the b-bit codes, or
+    into a wider shadow register whose value is re-rounded to the DAC grid."""
+
+    def __init__(self, codes: np.ndarray, bits: int, full_scale: float, rounding: str,
+                 shadow_bits: int | None, rng: np.random.Generator):
+        self.bits, self.full_scale, self.rounding, self.rng = bits, full_scale, rounding, rng
+        self.lsb = dac.lsb(bits, full_scale)
+        self.shadow_bits = shadow_bits
+        if shadow_bits is not None:
+            self.shadow_lsb = dac.lsb(shadow_bits, full_scale)
+            self.shadow = np.rint(codes * (self.lsb / self.shadow_lsb)).astype(np.int64)
+
+    def apply(self, codes: np.ndarray, delta: np.ndarray, index=...) -> np.ndarray:
+        """New codes of the registers ``codes[index]`` after adding ``delta`` (value units);
+        the shadow register (if any) keeps what the DAC grid cannot hold."""
+        if self.shadow_bits is None:
+            step, _ = dac.to_codes(delta, self.bits, self.full_scale, self.rounding, self.rng)
+            L = dac.levels(self.bits)
+            return np.clip(codes[index] + step, -L, L).astype(np.int32)
+        step, _ = dac.to_codes(delta, self.shadow_bits, self.full_scale, self.rounding, self.rng)
+        L = dac.levels(self.shadow_bits)
+        self.shadow[index] = np.clip(self.shadow[index] + step, -L, L)
+        return np.rint(self.shadow[index] * (self.shadow_lsb / self.lsb)).astype(np.int32)
+
+
+class EpLearnerCircuit(AbstractLearner):
+    """EP accumulators next to every coupler of a layered chip (see the module docstring)."""
+
+    def __init__(self, chip: Chip, n_classes: int):
+        spec = chip.spec
+        cfg: EpLearner = spec.learner
+        model = chip.model
+        if not isinstance(spec.topology, Layered) or spec.cells.inputs < 1:
+            raise IncompatibleModelError("learner 'ep' needs a layered chip with inputs "
+                                         "(topology: layered, cells.inputs)")
+        if spec.cells.layers[-1] != n_classes:
+            raise IncompatibleModelError(f"the last layer must have one cell per class: "
+                                         f"cells.layers[-1] = {spec.cells.layers[-1]}, data "
+                                         f"has {n_classes} classes")
+        mode_name, n_read = model.readouts[model.readout_index(spec.adc.mode if spec.adc else None)]
+        if spec.adc is None or n_read != model.n_channels or mode_name == "phase":
+            raise IncompatibleModelError(f"learner 'ep' reads the coupling channels through the "
+                                         f"ADC: give an adc section with the {model.name} "
+                                         f"channel read-out ({model.readouts[0][0]})")
+        self.chip, self.cfg, self.model = chip, cfg, model
+        self.n_classes = n_classes
+        self.out = slice(chip.n - n_classes, chip.n)
+        n_layers = len(spec.cells.layers)
+        lr = list(cfg.lr)
+        if len(lr) == 1:
+            lr = lr * n_layers
+        if len(lr) != n_layers:
+            raise IncompatibleModelError(f"learner.lr needs 1 or {n_layers} values (input "
+                                         f"couplers, then each pair of adjacent layers); got "
+                                         f"{len(cfg.lr)}")
+        self.lr_layers = lr
+        self.upper = [blk for blk in chip.coupling_blocks() if blk[0] < blk[2]]
+        self.p64 = model.to_kernel(chip.params, np.float64)
+        self.train_engine = Engine(chip, replicas=cfg.update_every)
+        self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
+                                  seed=spec.run.seed + 1)
+        d, w = spec.couplings.dac, cfg.write
+        self.coupling_writer = DacWriter(chip.J_codes, d.bits, d.full_scale, w.rounding,
+                                         w.shadow_bits, chip.rng)
+        self.input_writer = DacWriter(chip.input_codes, d.bits, d.full_scale, w.rounding,
+                                      w.shadow_bits, chip.rng)
+        fd = spec.fields.dac
+        self.field_writer = DacWriter(chip.field_codes, fd.bits, fd.full_scale, w.rounding,
+                                      w.shadow_bits, chip.rng)
+
+    # -- the phases ----------------------------------------------------------------------------
+    def _phase(self, engine: Engine, steps: int, x0, h_ext, field_delta=None):
+        """Run one phase; return the final state (for the next phase's start, inside the chip)
+        and the ADC channel samples (replica, sample, cell, channel) of its last window."""
+        window = min(self.cfg.window, steps)
+        samples = np.arange(steps - window + 1, steps + 1)
+        r = engine.run(steps, x0=x0, h_ext=h_ext, field_delta=field_delta,
+                       sample_steps=samples, energy_every=steps)
+        return r.x, r.adc_values
+
+    def _accumulate(self, U: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """Accumulators of one phase from its ADC samples U (replica, sample, cell, channel):
+        the time and batch average of each register's local term."""
+        model, p = self.model, self.p64
+        B, S = U.shape[:2]
+        flat = U.reshape(B * S, self.chip.n, -1)
+        acc = {}
+        for k, (r0, r1, c0, c1) in enumerate(self.upper):
+            # dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), averaged: a matrix product
+            a = sum(flat[:, r0:r1, c] .T @ flat[:, c0:c1, c] for c in range(flat.shape[2]))
+            acc[f"J{k}"] = model.pair_sign * a / (B * S)
+        x = model.from_channels(p, np.moveaxis(U, -1, 0))      # (replica, sample, cell)
+        g = model.field_grad(p, x, 0).mean(axis=1)             # (replica, cell): dV/dh_i
+        first = self.chip.spec.cells.layers[0]
+        acc["input"] = pixels.T @ g[:, :first] / B             # dV/dW_pi = pixel_p dV/dh_i
+        acc["h"] = g.mean(axis=0)
+        return acc
+
+    def train_batch(self, pixels: np.ndarray, labels: np.ndarray, lr_scale: float = 1.0) -> None:
+        self._write(self.gradient(pixels, labels), lr_scale)
+
+    def gradient(self, pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+        """The EP estimate of dL/dtheta for every register, batch-averaged: ``J{k}`` for the
+        coupling block between layers k and k+1 (rows: layer k), ``input`` (input, first-layer
+        cell) and ``h`` (cell,)."""
+        cfg, chip, model = self.cfg, self.chip, self.model
+        engine = self.train_engine
+        h_in = chip.input_field(pixels)
+        x0 = engine.initial_state()
+        x_free, U_free = self._phase(engine, cfg.free_steps, x0, h_in)
+        target = -np.ones((len(labels), self.n_classes))
+        target[np.arange(len(labels)), labels] = 1.0
+
+        def nudged(beta):
+            df0, df1 = model.nudge(self.p64, beta, target)
+            h = h_in.copy()
+            h[:, self.out] += df0
+            delta = np.zeros((2, chip.n))
+            delta[1, self.out] = df1
+            return self._phase(engine, cfg.nudged_steps, x_free, h, delta)[1]
+
+        a_plus = self._accumulate(nudged(cfg.beta), pixels)
+        if cfg.estimator == "one_sided":
+            a_ref, scale = self._accumulate(U_free, pixels), 1.0 / cfg.beta
+        else:
+            a_ref, scale = self._accumulate(nudged(-cfg.beta), pixels), 0.5 / cfg.beta
+        return {k: scale * (a_plus[k] - a_ref[k]) for k in a_plus}
+
+    def _write(self, grad: dict[str, np.ndarray], lr_scale: float) -> None:
+        """Apply -lr * gradient to every register through its DAC and reload the chip."""
+        chip = self.chip
+        codes = chip.J_codes.copy()
+        for k, (r0, r1, c0, c1) in enumerate(self.upper):  # block k joins layers k and k+1
+            step = -lr_scale * self.lr_layers[1 + k] * grad[f"J{k}"]
+            index = (slice(r0, r1), slice(c0, c1))
+            new = self.coupling_writer.apply(codes, step * chip.mask[index], index)
+            codes[index] = new
+            codes[c0:c1, r0:r1] = new.T  # one device per coupler: the mirror is the same
+        chip.write_couplings(codes)
+        chip.write_inputs(self.input_writer.apply(chip.input_codes,
+                                                  -lr_scale * self.lr_layers[0] * grad["input"]))
+        if self.cfg.lr_fields > 0:
+            fcodes = chip.field_codes.copy()
+            fcodes[0] = self.field_writer.apply(fcodes, -lr_scale * self.cfg.lr_fields
+                                                * grad["h"], 0)
+            chip.write_fields(fcodes)
+        self.train_engine.refresh()
+        self.eval_engine.refresh()
+
+    # -- read-out ------------------------------------------------------------------------------
+    def infer(self, pixels: np.ndarray) -> np.ndarray:
+        """Mean output ADC codes of the first read-out channel over the free phase's window."""
+        engine = self.eval_engine
+        B = engine.B
+        n = len(pixels)
+        padded = np.zeros((B, pixels.shape[1]))
+        padded[:n] = pixels
+        window = min(self.cfg.window, self.cfg.free_steps)
+        samples = np.arange(self.cfg.free_steps - window + 1, self.cfg.free_steps + 1)
+        r = engine.run(self.cfg.free_steps, x0=engine.initial_state(),
+                       h_ext=self.chip.input_field(padded), sample_steps=samples,
+                       energy_every=self.cfg.free_steps)
+        return r.adc_codes[:n, :, self.out, 0].mean(axis=1)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        chip = self.chip
+        state = {"J_codes": chip.J_codes, "input_codes": chip.input_codes,
+                 "field_codes": chip.field_codes,
+                 "chip_rng": rng_blob(chip.rng),
+                 "train_engine": self.train_engine.state_blob(),
+                 "eval_engine": self.eval_engine.state_blob()}
+        for name in ("coupling", "input", "field"):
+            w = getattr(self, f"{name}_writer")
+            if w.shadow_bits is not None:
+                state[f"{name}_shadow"] = w.shadow
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        chip = self.chip
+        set_rng_blob(chip.rng, state["chip_rng"])
+        chip.write_couplings(state["J_codes"])
+        chip.write_inputs(state["input_codes"])
+        chip.write_fields(state["field_codes"])
+        self.train_engine.load_state_blob(state["train_engine"])
+        self.eval_engine.load_state_blob(state["eval_engine"])
+        for name in ("coupling", "input", "field"):
+            if f"{name}_shadow" in state:
+                getattr(self, f"{name}_writer").shadow = np.array(state[f"{name}_shadow"])
+        self.train_engine.refresh()
+        self.eval_engine.refresh()
+
