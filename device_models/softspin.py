@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
 
 from device_models.base import CellModel, register
 from thermochip.spec import NON_NEGATIVE, POSITIVE, spec_field

@@ -18,7 +18,7 @@ from thermochip._kernels import integrate as integrate_module
 from thermochip._kernels.jit import get_num_threads, set_num_threads
 from thermochip.chip import Chip
 from thermochip.engine import simulate
-from thermochip.errors import NumericalError, ThermochipError
+from thermochip.errors import NumericalError
 from thermochip.reference import reference_simulate
 from thermochip.spec_io import load_spec
 

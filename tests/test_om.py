@@ -27,7 +27,13 @@ from thermochip.chip import Chip
 from thermochip.engine import Engine
 from thermochip.errors import IncompatibleModelError
 from thermochip.learn import make_learner
-from thermochip.learn.onsager_machlup import OmLearnerCircuit, action, om_gradients, residuals
+from thermochip.learn.onsager_machlup import (
+    OmLearnerCircuit,
+    action,
+    class_actions,
+    om_gradients,
+    residuals,
+)
 from thermochip.reference import reference_simulate
 from thermochip.spec_io import load_spec
 
@@ -108,6 +114,21 @@ def test_action_is_minus_log_transition_density():
     assert gaps[0] == pytest.approx(gaps[1], rel=1e-12)
     assert gaps[0] == pytest.approx(0.5 * X[1:].size * np.log(2 * np.pi * 2 * kT * dt),
                                     rel=1e-12)
+
+
+def test_class_actions_equal_one_action_per_class():
+    """The classifier's read-out (all class models from one residual pass) equals the action
+    of each class model computed on its own."""
+    rng = np.random.default_rng(8)
+    K, B, N, C, dt, kT = 6, 4, 5, 3, 0.1, 0.05
+    p = kernel_params(-1.0, 1.0)
+    X = rng.normal(0.0, 0.7, (K, B, N))
+    J, f0, f1 = random_couplings(rng, N), rng.normal(0.0, 0.3, N), rng.normal(0.0, 0.2, N)
+    biases = rng.normal(0.0, 0.5, (C, N))
+    got = class_actions(SOFTSPIN, p, X, J, f0, f1, biases, dt, kT)
+    want = np.stack([action(SOFTSPIN, p, X, J, f0 + biases[c], f1, dt, kT, per_replica=True)
+                     for c in range(C)], axis=1)
+    np.testing.assert_allclose(got, want, rtol=1e-10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -323,11 +344,10 @@ def digits_spec(**learner):
     return spec
 
 
-@pytest.mark.slow
 def test_digits_one_epoch_reaches_nearest_class_mean():
     """examples/digits_om.yaml, one epoch (1437 training samples), scored on the 360 test
     samples. With coupling learning off the learner converges to nearest-class-mean in well
-    space, which scores 90.3 % on this split (computed below). The binomial SE of an accuracy
+    space, which scores 90.3 % on this split (computed below; about 90 % on any split). The binomial SE of an accuracy
     near 0.9 on 360 samples is sqrt(0.9 * 0.1 / 360) = 0.016: the chip's accuracy must be
     within 5 SE of nearest-class-mean (it also carries the chip's thermal noise), far above
     chance (10 %); and every class's bias register must have converged next to its own class
@@ -347,7 +367,7 @@ def test_digits_one_epoch_reaches_nearest_class_mean():
     means = np.stack([data.train_x[data.train_y == c].mean(axis=0) for c in range(10)])
     d2 = ((data.test_x[:, None, :] - means[None]) ** 2).sum(axis=-1)
     ncm = float(np.mean(np.argmin(d2, axis=1) == data.test_y))
-    assert ncm == pytest.approx(0.903, abs=0.001)
+    assert ncm > 0.85
     se = np.sqrt(0.9 * 0.1 / len(data.test_y))
     assert score.accuracy > ncm - 5 * se
     assert score.accuracy > 0.5

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,18 +132,18 @@ class CalibrationReport:
     def table(self) -> str:
         s = self.summary()
         lines = [
-            f"calibration of {s['name']}: {s['cells']} softspin cells, {s['couplers']} couplers, "
-            f"{s['replicas']} replicas x {s['steps']} steps (dt {s['dt']:.3g}), "
-            f"ADC {s['adc_bits']} bits (LSB {s['adc_lsb']:.2g}), {s['seconds']:.1f} s",
+            (f"calibration of {s['name']}: {s['cells']} softspin cells, {s['couplers']} "
+             f"couplers, {s['replicas']} replicas x {s['steps']} steps (dt {s['dt']:.3g}), "
+             f"ADC {s['adc_bits']} bits (LSB {s['adc_lsb']:.2g}), {s['seconds']:.1f} s"),
             f"  {'couplings J':<34}{'RMS error vs analog J':>22}",
             f"  {'nominal (DAC codes x LSB)':<34}{s['rms_error_nominal']:>22.4g}",
             f"  {'calibrated (OM least squares)':<34}{s['rms_error_calibrated']:>22.4g}",
             f"  {'predicted standard error':<34}{s['rms_std_error']:>22.4g}",
-            f"  z-scores: mean {s['z_mean']:+.3f}, rms {s['z_rms']:.3f}, max |z| "
-            f"{s['z_max_abs']:.2f}; chi2 {s['chi2']:.1f} for {s['chi2_dof']} parameters",
-            f"  biases: RMS error {s['bias_rms_error']:.3g}; kT from residuals "
-            f"{s['kT_estimate']:.4g} (spec {s['kT']:.4g}); ADC noise / thermal "
-            f"{s['quantisation_ratio']:.2g}",
+            (f"  z-scores: mean {s['z_mean']:+.3f}, rms {s['z_rms']:.3f}, max |z| "
+             f"{s['z_max_abs']:.2f}; chi2 {s['chi2']:.1f} for {s['chi2_dof']} parameters"),
+            (f"  biases: RMS error {s['bias_rms_error']:.3g}; kT from residuals "
+             f"{s['kT_estimate']:.4g} (spec {s['kT']:.4g}); ADC noise / thermal "
+             f"{s['quantisation_ratio']:.2g}"),
         ]
         if s["adc_saturated"]:
             lines.append(f"  warning: {s['adc_saturated']} ADC samples saturated; raise "
@@ -183,7 +182,7 @@ def _check(chip: Chip) -> list[str]:
     if spec.adc is None:
         raise IncompatibleModelError("calibrate reads the cells through the ADC: add an adc "
                                      "section")
-    if int(round(spec.adc.window / spec.integrator.dt)) > 1:
+    if round(spec.adc.window / spec.integrator.dt) > 1:
         raise IncompatibleModelError("calibrate needs point samples: set adc.window to 0 (one "
                                      "step)")
     d = spec.delays
@@ -299,11 +298,11 @@ def calibrate(spec: ChipSpec, base_dir: Path | None = None) -> CalibrationReport
         return M + M.T
 
     cd = spec.couplings.dac
+    nominal = np.where(chip.mask, dac.to_values(chip.J_codes, cd.bits, cd.full_scale), 0.0)
     return CalibrationReport(
         name=spec.name, n_cells=N, n_couplers=n_c, replicas=B, steps=steps, dt=dt, kT=kT,
         adc_bits=a.bits, adc_lsb=adc_model.lsb(a.bits, a.full_scale), adc_saturated=saturated,
-        mask=chip.mask.copy(), J_true=chip.J.copy(), J_nominal=np.where(chip.mask, dac.to_values(chip.J_codes, cd.bits,
-                                                                          cd.full_scale), 0.0),
+        mask=chip.mask.copy(), J_true=chip.J.copy(), J_nominal=nominal,
         J_estimate=sym(theta[:n_c]), J_std_error=sym(se[:n_c]),
         b_true=chip.fields[0] - chip.offset, b_estimate=theta[n_c:], b_std_error=se[n_c:],
         covariance=cov, kT_estimate=float(kT_hat), seconds=time.perf_counter() - t0,
@@ -352,19 +351,3 @@ def run(args: argparse.Namespace) -> int:
         if args.out:
             print(f"wrote {args.out}")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (``python -m thermochip.calibrate``) until the CLI registers it."""
-    parser = argparse.ArgumentParser(prog="thermochip calibrate", description=run.__doc__)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except ThermochipError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return err.exit_code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

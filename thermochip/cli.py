@@ -14,6 +14,7 @@ import sys
 from typing import Callable
 
 import thermochip
+from thermochip import calibrate
 from thermochip import run as run_command
 from thermochip.errors import ThermochipError
 
@@ -89,6 +90,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     "schema": (_add_schema, _run_schema),
     "simulate": (_add_simulate, _run_simulate),
     "run": (run_command.add_arguments, run_command.run),
+    "calibrate": (calibrate.add_arguments, calibrate.run),
 }
 
 

@@ -105,22 +105,28 @@ class Engine:
         if layout not in ("replicas", "batched"):
             raise ValueError(f"layout must be auto, replicas or batched; got {layout!r}")
         self.batched = layout == "batched"
-        self.streams = [replica_stream(self.seed, b) for b in range(self.B)]
-        # 1/f increments come from their own streams, so how a run is cut into chunks cannot
-        # change which normals feed the white noise
-        self.flicker_streams = [replica_stream(self.seed, b, purpose=3) for b in range(self.B)]
-        self.adc_rng = np.random.Generator(
-            np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(2,))))
         model = chip.model
         self.p = model.to_kernel(chip.params, self.dtype)
         self.p64 = model.to_kernel(chip.params, np.float64)
         rates, self.flicker_std = chip.flicker_poles()
         self.flicker_decay = np.exp(-rates * chip.dt)
-        # each pole starts from its stationary law, so the 1/f noise is stationary from t = 0
-        self.flicker_state = np.stack(
-            [self.flicker_std[:, None, None] * g.standard_normal((len(rates), 1, chip.n))
-             for g in self.flicker_streams], axis=1)
+        self.reseed()
         self.refresh()
+
+    def reseed(self) -> None:
+        """Restart every random stream from the seed (same noise as a fresh engine)."""
+        B, seed = self.B, self.seed
+        self.streams = [replica_stream(seed, b) for b in range(B)]
+        # 1/f increments come from their own streams, so how a run is cut into chunks cannot
+        # change which normals feed the white noise
+        self.flicker_streams = [replica_stream(seed, b, purpose=3) for b in range(B)]
+        self.adc_rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(2,))))
+        # each pole starts from its stationary law, so the 1/f noise is stationary from t = 0
+        P = len(self.flicker_decay)
+        self.flicker_state = np.stack(
+            [self.flicker_std[:, None, None] * g.standard_normal((P, 1, self.chip.n))
+             for g in self.flicker_streams], axis=1)
 
     def refresh(self) -> None:
         """Re-read the chip's analog couplings, fields and cell parameters."""
@@ -185,13 +191,16 @@ class Engine:
         analog nudge, not a DAC write). noise: (replica, step, cell) injected standard normals in
         place of the streams (tests). sample_steps: state indices (1..steps) the ADC samples at,
         in place of the spec's schedule. Energies are recorded at t = 0, every
-        ``energy_every`` steps and at the end.
+        ``energy_every`` steps and at the end; ``energy_every=0`` records none (a learner's
+        short phases need no energies, and each record costs a matrix product).
         """
         chip, spec, model, dtype = self.chip, self.chip.spec, self.chip.model, self.dtype
         B, N, batched = self.B, chip.n, self.batched
         n_steps = chip.steps if steps is None else steps
         if energy_every is None:
             energy_every = spec.integrator.energy_every or max(1, n_steps // 200)
+        record = energy_every > 0
+        energy_every = energy_every if record else n_steps
         # wrong shapes would make the kernels read past their arrays: refuse them here
         _check_shape("x0", x0, (B, N))
         _check_shape("noise", noise, (B, n_steps, N))
@@ -236,7 +245,7 @@ class Engine:
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
                 return model.energy(self.p64, state(), self.J_energy, f0, fields64[1])
 
-        rec_steps, energies = [0], [energy()]
+        rec_steps, energies = ([0], [energy()]) if record else ([], [])
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
         # A zero-step call compiles (or loads from the cache) before the clock starts.
         step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
@@ -267,7 +276,7 @@ class Engine:
             k += K
             if model.periodic is not None:
                 np.mod(x, model.periodic, out=x)
-            if k % energy_every == 0 or k == n_steps:
+            if record and (k % energy_every == 0 or k == n_steps):
                 rec_steps.append(k)
                 energies.append(energy())
             bar.update(K)
@@ -285,7 +294,7 @@ class Engine:
             values = adc_model.reconstruct(codes, a.bits, a.full_scale)
             sat = saturated.sum(axis=(0, 1))
         return SimResult(x=state().astype(np.float64), energy_steps=np.array(rec_steps),
-                         energies=np.array(energies), sample_steps=adc_steps,
+                         energies=np.array(energies).reshape(len(rec_steps), B), sample_steps=adc_steps,
                          adc_analog=adc_buf.astype(np.float64), adc_codes=codes,
                          adc_values=values, adc_saturated=sat, steps=n_steps,
                          dt=spec.integrator.dt, seconds=seconds)

@@ -68,6 +68,11 @@ def load_couplings(chip: Chip, path: str | Path) -> None:
         raise ThermochipError(f"cannot read couplings from {path}: {err}") from None
 
 
+def _read_registers(path: str | Path) -> dict[str, np.ndarray]:
+    with h5py.File(path, "r") as f:
+        return {k: f[f"learner/{k}"][()] for k in f.get("learner", {})}
+
+
 def _save_checkpoint(path: Path, epoch: int, learner, history: host.History) -> None:
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["epoch"] = epoch
@@ -91,7 +96,7 @@ def train_and_evaluate(spec: ChipSpec, *, base_dir: Path | None = None,
                        epochs: int | None = None, couplings: str | Path | None = None,
                        eval_only: bool = False, checkpoint: Path | None = None,
                        resume: bool = False, progress: bool = False,
-                       log=None) -> tuple[RunResult, Chip]:
+                       log=None) -> tuple[RunResult, Chip, object]:
     """Train (unless ``eval_only``) and score the chip. ``checkpoint``: file rewritten after
     every epoch; ``resume`` continues from it."""
     from thermochip.data import load_dataset
@@ -105,6 +110,8 @@ def train_and_evaluate(spec: ChipSpec, *, base_dir: Path | None = None,
     if couplings is not None:
         load_couplings(chip, couplings)
     learner = make_learner(chip, data.n_classes)
+    if couplings is not None:
+        learner.load_registers(_read_registers(couplings))
     history, start = host.History(), 0
     if resume and checkpoint is not None and checkpoint.exists():
         start, history = _load_checkpoint(checkpoint, learner)
@@ -113,6 +120,11 @@ def train_and_evaluate(spec: ChipSpec, *, base_dir: Path | None = None,
     batch = spec.learner.update_every
     eval_batch = spec.train.eval_replicas
     score_x, score_y = data.train_x[:TRAIN_SCORE_SAMPLES], data.train_y[:TRAIN_SCORE_SAMPLES]
+
+    def score(x, y):
+        learner.reset_inference()
+        return host.evaluate(learner, x, y, data.n_classes, eval_batch)
+
     t0 = time.perf_counter()
     n_epochs = 0 if eval_only else spec.train.epochs
     for epoch in range(start, n_epochs):
@@ -124,10 +136,8 @@ def train_and_evaluate(spec: ChipSpec, *, base_dir: Path | None = None,
                                 bar.update)
         bar.close()
         train_seconds = time.perf_counter() - t
-        train = host.evaluate(learner, score_x, score_y, data.n_classes, eval_batch)
-        test = host.evaluate(learner, data.test_x, data.test_y, data.n_classes, eval_batch)
-        val = (host.evaluate(learner, data.val_x, data.val_y, data.n_classes, eval_batch)
-               if len(data.val_x) else None)
+        train, test = score(score_x, score_y), score(data.test_x, data.test_y)
+        val = score(data.val_x, data.val_y) if len(data.val_x) else None
         history.epoch.append(epoch + 1)
         history.train_accuracy.append(train.accuracy)
         history.test_accuracy.append(test.accuracy)
@@ -141,15 +151,15 @@ def train_and_evaluate(spec: ChipSpec, *, base_dir: Path | None = None,
                 + f" ({train_seconds:.1f} s training, {seen / train_seconds:,.0f} samples/s)")
         if checkpoint is not None:
             _save_checkpoint(checkpoint, epoch + 1, learner, history)
-    test = host.evaluate(learner, data.test_x, data.test_y, data.n_classes, eval_batch)
+    test = score(data.test_x, data.test_y)  # the same as the last epoch's: same noise
     train_acc = (history.train_accuracy[-1] if history.train_accuracy else
-                 host.evaluate(learner, score_x, score_y, data.n_classes, eval_batch).accuracy)
+                 score(score_x, score_y).accuracy)
     result = RunResult(spec=spec, history=history, test=test, train_accuracy=train_acc,
                        seconds=time.perf_counter() - t0, epochs_run=n_epochs - start)
-    return result, chip
+    return result, chip, learner
 
 
-def save_run(path: str | Path, result: RunResult, chip: Chip) -> None:
+def save_run(path: str | Path, result: RunResult, chip: Chip, learner) -> None:
     """Results file: resolved spec, provenance, learning curve, confusion matrix, final codes."""
     spec = result.spec
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
@@ -169,6 +179,8 @@ def save_run(path: str | Path, result: RunResult, chip: Chip) -> None:
         f["couplings/mask"] = chip.mask.astype(np.uint8)
         if chip.input_codes is not None and chip.input_codes.size:
             f["couplings/input_codes"] = chip.input_codes
+        for k, v in learner.registers().items():
+            f[f"learner/{k}"] = v
         if spec.cells.layers:
             f["couplings"].attrs["layers"] = [spec.cells.inputs] + list(spec.cells.layers)
 
@@ -258,12 +270,12 @@ def run(args) -> int:
     out = Path(args.out) if args.out else Path(spec_path.stem + ".h5")
     checkpoint = out.with_name(out.name + ".ckpt")
     log = None if args.json else (lambda s: print(s, file=sys.stderr))
-    result, chip = train_and_evaluate(
+    result, chip, learner = train_and_evaluate(
         spec, base_dir=spec_path.resolve().parent, epochs=args.epochs,
         couplings=args.couplings, eval_only=args.eval_only, checkpoint=checkpoint,
         resume=args.resume, progress=not args.json, log=log)
     try:
-        save_run(out, result, chip)
+        save_run(out, result, chip, learner)
         figures = plot_run(args.plot, result) if args.plot else []
     except OSError as err:
         raise ThermochipError(f"cannot write {err.filename or out}: {err.strerror or err}") \

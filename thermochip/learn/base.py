@@ -10,7 +10,42 @@ import abc
 
 import numpy as np
 
+from device_models import dac
 from thermochip.chip import Chip
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """A seed for a second engine of the same run (e.g. inference) that shares no stream with
+    the run's own engines nor with any other run seed's."""
+    key = int.from_bytes(purpose.encode()[:8], "little")
+    return int(np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(1, np.uint64)[0])
+
+
+class DacWriter:
+    """Writes updates of one register array through a DAC: straight to the b-bit codes, or
+    into a wider shadow register whose value is re-rounded to the DAC grid."""
+
+    def __init__(self, codes: np.ndarray, bits: int, full_scale: float, rounding: str,
+                 shadow_bits: int | None, rng: np.random.Generator):
+        self.bits, self.full_scale, self.rounding, self.rng = bits, full_scale, rounding, rng
+        self.lsb = dac.lsb(bits, full_scale)
+        self.shadow_bits = shadow_bits
+        if shadow_bits is not None:
+            self.shadow_lsb = dac.lsb(shadow_bits, full_scale)
+            self.shadow = np.rint(codes * (self.lsb / self.shadow_lsb)).astype(np.int64)
+
+    def apply(self, codes: np.ndarray, delta: np.ndarray, index=...) -> np.ndarray:
+        """New codes of the registers ``codes[index]`` after adding ``delta`` (value units);
+        the shadow register (if any) keeps what the DAC grid cannot hold."""
+        if self.shadow_bits is None:
+            step, _ = dac.to_codes(delta, self.bits, self.full_scale, self.rounding, self.rng)
+            L = dac.levels(self.bits)
+            return np.clip(codes[index] + step, -L, L).astype(np.int32)
+        step, _ = dac.to_codes(delta, self.shadow_bits, self.full_scale, self.rounding, self.rng)
+        L = dac.levels(self.shadow_bits)
+        self.shadow[index] = np.clip(self.shadow[index] + step, -L, L)
+        return np.rint(self.shadow[index] * (self.shadow_lsb / self.lsb)).astype(np.int32)
+
 
 
 class AbstractLearner(abc.ABC):
@@ -27,6 +62,19 @@ class AbstractLearner(abc.ABC):
     def infer(self, pixels: np.ndarray) -> np.ndarray:
         """Output ADC codes (sample, class) of a free run on ``pixels``: the host's read-out.
         Larger code = more of that class."""
+
+    def reset_inference(self) -> None:
+        """Restart the inference noise, so a score depends only on the registers and the seed
+        (``--couplings --eval-only`` reproduces a run's accuracy exactly)."""
+        self.eval_engine.reseed()
+
+    def registers(self) -> dict[str, np.ndarray]:
+        """Learned registers that live in the learner rather than in the chip's coupling and
+        field DACs (stored in results files, loaded by ``--couplings``)."""
+        return {}
+
+    def load_registers(self, registers: dict[str, np.ndarray]) -> None:
+        """Restore :meth:`registers`."""
 
     @abc.abstractmethod
     def state_dict(self) -> dict[str, np.ndarray]:

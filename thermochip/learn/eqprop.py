@@ -28,38 +28,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from device_models import dac
 from thermochip.chip import Chip
 from thermochip.engine import Engine, rng_blob, set_rng_blob
 from thermochip.errors import IncompatibleModelError
-from thermochip.learn.base import AbstractLearner
+from thermochip.learn.base import AbstractLearner, DacWriter, derived_seed
 from thermochip.spec import EpLearner, Layered
-
-
-class DacWriter:
-    """Writes updates of one register array through a DAC: straight to the b-bit codes, or
-    into a wider shadow register whose value is re-rounded to the DAC grid."""
-
-    def __init__(self, codes: np.ndarray, bits: int, full_scale: float, rounding: str,
-                 shadow_bits: int | None, rng: np.random.Generator):
-        self.bits, self.full_scale, self.rounding, self.rng = bits, full_scale, rounding, rng
-        self.lsb = dac.lsb(bits, full_scale)
-        self.shadow_bits = shadow_bits
-        if shadow_bits is not None:
-            self.shadow_lsb = dac.lsb(shadow_bits, full_scale)
-            self.shadow = np.rint(codes * (self.lsb / self.shadow_lsb)).astype(np.int64)
-
-    def apply(self, codes: np.ndarray, delta: np.ndarray, index=...) -> np.ndarray:
-        """New codes of the registers ``codes[index]`` after adding ``delta`` (value units);
-        the shadow register (if any) keeps what the DAC grid cannot hold."""
-        if self.shadow_bits is None:
-            step, _ = dac.to_codes(delta, self.bits, self.full_scale, self.rounding, self.rng)
-            L = dac.levels(self.bits)
-            return np.clip(codes[index] + step, -L, L).astype(np.int32)
-        step, _ = dac.to_codes(delta, self.shadow_bits, self.full_scale, self.rounding, self.rng)
-        L = dac.levels(self.shadow_bits)
-        self.shadow[index] = np.clip(self.shadow[index] + step, -L, L)
-        return np.rint(self.shadow[index] * (self.shadow_lsb / self.lsb)).astype(np.int32)
 
 
 class EpLearnerCircuit(AbstractLearner):
@@ -97,7 +70,7 @@ class EpLearnerCircuit(AbstractLearner):
         self.p64 = model.to_kernel(chip.params, np.float64)
         self.train_engine = Engine(chip, replicas=cfg.update_every)
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
-                                  seed=spec.run.seed + 1)
+                                  seed=derived_seed(spec.run.seed, "eval"))
         d, w = spec.couplings.dac, cfg.write
         self.coupling_writer = DacWriter(chip.J_codes, d.bits, d.full_scale, w.rounding,
                                          w.shadow_bits, chip.rng)
@@ -114,7 +87,7 @@ class EpLearnerCircuit(AbstractLearner):
         window = min(self.cfg.window, steps)
         samples = np.arange(steps - window + 1, steps + 1)
         r = engine.run(steps, x0=x0, h_ext=h_ext, field_delta=field_delta,
-                       sample_steps=samples, energy_every=steps)
+                       sample_steps=samples, energy_every=0)
         return r.x, r.adc_values
 
     def _accumulate(self, U: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:
@@ -198,14 +171,16 @@ class EpLearnerCircuit(AbstractLearner):
         samples = np.arange(self.cfg.free_steps - window + 1, self.cfg.free_steps + 1)
         r = engine.run(self.cfg.free_steps, x0=engine.initial_state(),
                        h_ext=self.chip.input_field(padded), sample_steps=samples,
-                       energy_every=self.cfg.free_steps)
+                       energy_every=0)
         return r.adc_codes[:n, :, self.out, 0].mean(axis=1)
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         chip = self.chip
+        # analog values too: re-writing the codes on load would draw new write noise
         state = {"J_codes": chip.J_codes, "input_codes": chip.input_codes,
-                 "field_codes": chip.field_codes,
+                 "field_codes": chip.field_codes, "J_analog": chip.J,
+                 "input_analog": chip.input_J, "fields_analog": chip.fields,
                  "chip_rng": rng_blob(chip.rng),
                  "train_engine": self.train_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
@@ -218,9 +193,12 @@ class EpLearnerCircuit(AbstractLearner):
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         chip = self.chip
         set_rng_blob(chip.rng, state["chip_rng"])
-        chip.write_couplings(state["J_codes"])
-        chip.write_inputs(state["input_codes"])
-        chip.write_fields(state["field_codes"])
+        chip.J_codes = np.array(state["J_codes"], dtype=np.int32)
+        chip.input_codes = np.array(state["input_codes"], dtype=np.int32)
+        chip.field_codes = np.array(state["field_codes"], dtype=np.int32)
+        chip.J = np.array(state["J_analog"], dtype=np.float64)
+        chip.input_J = np.array(state["input_analog"], dtype=np.float64)
+        chip.fields = np.array(state["fields_analog"], dtype=np.float64)
         self.train_engine.load_state_blob(state["train_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("coupling", "input", "field"):

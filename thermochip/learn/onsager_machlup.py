@@ -38,11 +38,10 @@ from device_models import dac
 from thermochip.chip import Chip
 from thermochip.engine import Engine, rng_blob, set_rng_blob
 from thermochip.errors import IncompatibleModelError
-from thermochip.learn.base import AbstractLearner
-from thermochip.learn.eqprop import DacWriter
+from thermochip.learn.base import AbstractLearner, DacWriter, derived_seed
 from thermochip.spec import Layered, OmLearner
 
-__all__ = ["OmLearnerCircuit", "action", "om_gradients", "residuals"]
+__all__ = ["OmLearnerCircuit", "action", "class_actions", "om_gradients", "residuals"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,9 +49,16 @@ __all__ = ["OmLearnerCircuit", "action", "om_gradients", "residuals"]
 
 
 def _drift(model, p, x, J, f0, f1):
-    """f(x) of the model: x (..., replica, cell); J (cell, cell); f0, f1 broadcast to x."""
-    G = [model.channel(p, x, c) @ J.T for c in range(model.n_channels)]
-    return model.local_force(p, x, f0, f1) + model.coupling_force(p, x, G)
+    """f(x) of the model: x (..., replica, cell); J (cell, cell); f0, f1 broadcast to x. The
+    coupling sums run as one matrix product over all samples (skipped when no coupler is
+    set: a chip whose couplings are all zero)."""
+    local = model.local_force(p, x, f0, f1)
+    if not J.any():
+        return local
+    n = x.shape[-1]
+    G = [(model.channel(p, x, c).reshape(-1, n) @ J.T).reshape(x.shape)
+         for c in range(model.n_channels)]
+    return local + model.coupling_force(p, x, G)
 
 
 def residuals(model, p, X, J, f0, f1, dt_s: float) -> np.ndarray:
@@ -101,27 +107,51 @@ def om_gradients(model, p, X, J, f0, f1, dt_s: float, kT: float, *,
     """
     X = np.asarray(X, dtype=np.float64)
     r = residuals(model, p, X, J, f0, f1, dt_s)
-    x = X[:-1]
-    scale = 1.0 / (2.0 * kT)
-    half = np.zeros(J.shape)
+    dL_db = _grad_field(model, p, X[:-1], r, f1, kT)
+    return _grad_couplings(model, p, X[:-1], r, kT), (dL_db if per_replica
+                                                      else dL_db.sum(axis=0))
+
+
+def _grad_couplings(model, p, x, r, kT: float) -> np.ndarray:
+    """(cell, cell) dL/dJ (one parameter per symmetric pair) from the samples x and the
+    residuals r, both (step, replica, cell)."""
+    n = x.shape[-1]
+    half = np.zeros((n, n))
     for c in range(model.n_channels):
-        weighted = (r * model.channel_deriv(p, x, c)).reshape(-1, x.shape[-1])
-        half += weighted.T @ model.channel(p, x, c).reshape(-1, x.shape[-1])
-    dL_dJ = model.pair_sign * scale * (half + half.T)
+        weighted = (r * model.channel_deriv(p, x, c)).reshape(-1, n)
+        half += weighted.T @ model.channel(p, x, c).reshape(-1, n)
+    dL_dJ = model.pair_sign * (half + half.T) / (2.0 * kT)
     np.fill_diagonal(dL_dJ, 0.0)
+    return dL_dJ
+
+
+def _grad_field(model, p, x, r, f1, kT: float) -> np.ndarray:
+    """(replica, cell) dL/db from the samples x and the residuals r (step, replica, cell)."""
     slope = model.local_force(p, x, 1.0, f1) - model.local_force(p, x, 0.0, f1)
-    dL_db = -scale * (r * slope).sum(axis=0)
-    return dL_dJ, (dL_db if per_replica else dL_db.sum(axis=0))
+    return -(r * slope).sum(axis=0) / (2.0 * kT)
+
+
+def class_actions(model, p, X, J, f0, f1, biases, dt_s: float, kT: float) -> np.ndarray:
+    """(replica, class) OM action of each replica's trajectory X (sample, replica, cell) under
+    each class model, whose field 0 is ``f0 + biases[c]`` (biases: (class, cell)).
+
+    Equal to calling :func:`action` once per class, but the residuals are computed once:
+    the drift is affine in field 0 with slope s = df/db (soft spins: -1), so
+    ``r^c = r^0 - s B_c dt_s`` and
+    ``4 kT dt_s L_c = sum|r^0|^2 - 2 dt_s (sum_k r^0 s) . B_c + dt_s^2 (sum_k s^2) . B_c^2``."""
+    X = np.asarray(X, dtype=np.float64)
+    x = X[:-1]
+    r0 = residuals(model, p, X, J, f0, f1, dt_s)
+    slope = model.local_force(p, x, 1.0, f1) - model.local_force(p, x, 0.0, f1)
+    slope = np.broadcast_to(slope, r0.shape)
+    B = np.asarray(biases, dtype=np.float64)
+    total = ((r0 * r0).sum(axis=(0, 2))[:, None] - 2.0 * dt_s * (r0 * slope).sum(axis=0) @ B.T
+             + dt_s * dt_s * (slope * slope).sum(axis=0) @ (B * B).T)
+    return total / (4.0 * kT * dt_s)
 
 
 # ---------------------------------------------------------------------------------------------
 # the classifier on the chip
-
-
-def _eval_seed(seed: int) -> int:
-    """Seed of the inference engine's replica streams: derived from the run seed so that it
-    shares no stream with the training engine (nor with any other run seed's)."""
-    return int(np.random.SeedSequence(seed, spawn_key=(0x4F4D,)).generate_state(1, np.uint64)[0])
 
 
 class OmLearnerCircuit(AbstractLearner):
@@ -169,7 +199,8 @@ class OmLearnerCircuit(AbstractLearner):
     classifier is nearest-class-mean in well space, blurred by the chip's noise (the noise
     term shrinks relative to the signal as ``sqrt((K-1) dt_s / kT_chip)`` grows). It is not
     more than that: the per-class wells carry only the class means. Coupling learning adds one
-    shared symmetric matrix fitted to the class-model residuals.
+    shared symmetric matrix fitted to the class-model residuals (it also changes the chip's own
+    dynamics); on the digits it did not improve on bias-only learning.
 
     **Checkpoints.** :meth:`state_dict` holds the registers (codes and shadows), the coupling
     codes and their analog values, the chip's random stream and both engines' replica streams
@@ -205,7 +236,7 @@ class OmLearnerCircuit(AbstractLearner):
         self.sample_steps = cfg.spacing * np.arange(1, cfg.trajectory_steps + 1)
         self.train_engine = Engine(chip, replicas=cfg.update_every)
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
-                                  seed=_eval_seed(spec.run.seed))
+                                  seed=derived_seed(spec.run.seed, "eval"))
         w, fd, cd = cfg.write, spec.fields.dac, spec.couplings.dac
         self.bias_codes = np.zeros((self.n_classes, chip.n), dtype=np.int32)
         self.bias_writer = DacWriter(self.bias_codes, fd.bits, fd.full_scale, w.rounding,
@@ -255,7 +286,7 @@ class OmLearnerCircuit(AbstractLearner):
             codes, _ = dac.to_codes(-2.0 * J2 * u, fd.bits, fd.full_scale, "nearest")
             drive = dac.to_values(codes, fd.bits, fd.full_scale)
             r = engine.run(self.steps, x0=u, h_ext=drive, sample_steps=self.sample_steps,
-                           energy_every=self.steps)
+                           energy_every=0)
             out[:, start:start + m] = r.adc_values[:m, :, :, 0].transpose(1, 0, 2)
         return out
 
@@ -263,6 +294,8 @@ class OmLearnerCircuit(AbstractLearner):
     def train_batch(self, pixels: np.ndarray, labels: np.ndarray, lr_scale: float = 1.0) -> None:
         pixels = self._check_pixels(pixels)
         labels = np.asarray(labels, dtype=np.int64)
+        if len(pixels) == 0:
+            return
         if labels.shape != (len(pixels),) or labels.min() < 0 or labels.max() >= self.n_classes:
             raise ValueError(f"labels must be ({len(pixels)},) class indices in "
                              f"0..{self.n_classes - 1}")
@@ -270,15 +303,16 @@ class OmLearnerCircuit(AbstractLearner):
         X = self._observe(pixels, self.train_engine)
         fields = self._field_registers()
         f0 = fields[0] + self.bias[labels]                       # (sample, cell): class model
-        dL_dJ, dL_db = om_gradients(self.model, self.p64, X, self._couplings(), f0, fields[1],
-                                    self.dt_s, cfg.kT, per_replica=True)
+        r = residuals(self.model, self.p64, X, self._couplings(), f0, fields[1], self.dt_s)
         M = len(pixels)
         if cfg.lr_fields > 0:
             per_class = np.zeros((self.n_classes, chip.n))
-            np.add.at(per_class, labels, dL_db)
+            np.add.at(per_class, labels,
+                      _grad_field(self.model, self.p64, X[:-1], r, fields[1], cfg.kT))
             step = -cfg.lr_fields * lr_scale * per_class / M
             self.bias_codes = self.bias_writer.apply(self.bias_codes, step)
         if cfg.lr[0] > 0:
+            dL_dJ = _grad_couplings(self.model, self.p64, X[:-1], r, cfg.kT)
             step = -cfg.lr[0] * lr_scale * np.triu(dL_dJ, 1) / M * chip.mask
             new = self.coupling_writer.apply(chip.J_codes, step)
             upper = np.triu(new, 1)
@@ -294,12 +328,19 @@ class OmLearnerCircuit(AbstractLearner):
         class's model (larger = more likely)."""
         pixels = self._check_pixels(pixels)
         X = self._observe(pixels, self.eval_engine)
-        fields, J = self._field_registers(), self._couplings()
-        out = np.empty((len(pixels), self.n_classes))
-        for c, Bc in enumerate(self.bias):
-            out[:, c] = -action(self.model, self.p64, X, J, fields[0] + Bc, fields[1],
-                                self.dt_s, self.cfg.kT, per_replica=True)
-        return out
+        fields = self._field_registers()
+        return -class_actions(self.model, self.p64, X, self._couplings(), fields[0], fields[1],
+                              self.bias, self.dt_s, self.cfg.kT)
+
+    def registers(self) -> dict[str, np.ndarray]:
+        return {"bias_codes": self.bias_codes.copy()}
+
+    def load_registers(self, registers: dict[str, np.ndarray]) -> None:
+        self.bias_codes = np.array(registers["bias_codes"], dtype=np.int32)
+        if self.bias_writer.shadow_bits is not None:
+            self.bias_writer.shadow = np.rint(
+                self.bias_codes * (self.bias_writer.lsb / self.bias_writer.shadow_lsb)
+            ).astype(np.int64)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         chip = self.chip

@@ -1,0 +1,280 @@
+"""The EP accumulator learner against the gradients it claims to estimate, its locality, DAC
+writes, checkpoint/resume, and the quickstart's accuracy."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy import integrate
+
+from thermochip.chip import Chip
+from thermochip.engine import Engine
+from thermochip.learn.base import DacWriter
+from thermochip.learn.eqprop import EpLearnerCircuit
+from thermochip.spec_io import load_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTLE = 4000  # steps of 0.1 (t~ = 400): the phases are settled to the last float64 bit
+
+
+def tiny_oim(beta: float, estimator: str, steps: int = SETTLE, seed: int = 3) -> Chip:
+    """4 inputs -> 5 hidden -> 3 output oscillators, noise-free, 24-bit DACs and ADC (so the
+    hardware's quantisation is far below the quantities compared). Weak injection locking
+    (S = 0.1): with strong S the outputs lock exactly at 0 or pi, where neither the nudge nor
+    any parameter moves them and the gradient is zero; and a chip whose free state is near a
+    bifurcation would let a finite nudge tip it into another basin."""
+    spec = load_spec({
+        "cells": {"model": "oim", "layers": [5, 3], "inputs": 4}, "topology": "layered",
+        "couplings": {"init": {"kind": "random", "std": 0.5},
+                      "dac": {"bits": 24, "full_scale": 4}},
+        "fields": {"init": {"S": 0.1}, "dac": {"bits": 24, "full_scale": 4}},
+        "adc": {"bits": 24, "full_scale": 1.0001, "mode": "iq", "sample_rate": "1 GHz"},
+        "integrator": {"dt": "1 ns", "steps": 10,
+                       "initial_state": {"kind": "constant", "value": 1.2}},
+        "learner": {"rule": "ep", "estimator": estimator, "beta": beta, "free_steps": steps,
+                    "nudged_steps": steps, "window": 1, "update_every": 2},
+        "train": {"eval_replicas": 2}, "run": {"dtype": "float64", "seed": seed}})
+    return Chip.from_spec(spec)
+
+
+PIXELS = np.random.default_rng(1).random((2, 4))
+LABELS = np.array([0, 2])
+
+
+def free_loss(chip: Chip) -> float:
+    """L = 1/2 sum_out (cos phi - y)^2 at the free fixed point, batch mean."""
+    eng = Engine(chip, replicas=2)
+    r = eng.run(SETTLE, x0=eng.initial_state(), h_ext=chip.input_field(PIXELS), energy_every=0)
+    y = -np.ones((2, 3))
+    y[[0, 1], LABELS] = 1
+    return 0.5 * ((np.cos(r.x[:, -3:]) - y) ** 2).sum(axis=1).mean()
+
+
+@pytest.fixture(scope="module")
+def fd_gradient():
+    """Central finite differences (eps 1e-5) of the free loss in the hidden-output couplings
+    (one parameter per symmetric pair) and the input couplers."""
+    eps = 1e-5
+    gJ = np.zeros((5, 3))
+    for i in range(5):
+        for j in range(3):
+            vals = []
+            for s in (1, -1):
+                chip = tiny_oim(0.01, "symmetric")
+                chip.J[i, 5 + j] += s * eps
+                chip.J[5 + j, i] += s * eps
+                vals.append(free_loss(chip))
+            gJ[i, j] = (vals[0] - vals[1]) / (2 * eps)
+    gW = np.zeros((4, 5))
+    for p in range(4):
+        for i in range(5):
+            vals = []
+            for s in (1, -1):
+                chip = tiny_oim(0.01, "symmetric")
+                chip.input_J[p, i] += s * eps
+                vals.append(free_loss(chip))
+            gW[p, i] = (vals[0] - vals[1]) / (2 * eps)
+    return {"J0": gJ, "input": gW}
+
+
+def cosine(a, b):
+    a, b = np.ravel(a), np.ravel(b)
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def ep_gradient(beta, estimator):
+    chip = tiny_oim(beta, estimator)
+    return EpLearnerCircuit(chip, 3).gradient(PIXELS, LABELS)
+
+
+@pytest.mark.parametrize("estimator", ["symmetric", "one_sided"])
+def test_ep_update_matches_the_loss_gradient(fd_gradient, estimator):
+    # At beta = 0.01 the estimator's bias is O(beta) (one-sided) or O(beta^2) (symmetric) of an
+    # O(1) gradient; the finite differences are exact to ~eps^2. 0.99 leaves room for the first.
+    g = ep_gradient(0.01, estimator)
+    for key in ("J0", "input"):
+        assert cosine(g[key], fd_gradient[key]) >= 0.99, key
+
+
+def test_ep_bias_shrinks_like_beta_one_sided_and_beta_squared_symmetric(fd_gradient):
+    """Halving beta halves the one-sided error and quarters the symmetric one."""
+    target = np.concatenate([fd_gradient["J0"].ravel(), fd_gradient["input"].ravel()])
+    errors = {}
+    for est in ("one_sided", "symmetric"):
+        errs = []
+        for beta in (0.04, 0.02, 0.01):
+            g = ep_gradient(beta, est)
+            errs.append(np.linalg.norm(np.concatenate([g["J0"].ravel(), g["input"].ravel()])
+                                       - target))
+        errors[est] = np.array(errs)
+    # local convergence orders from successive halvings; O(beta^p) gives 2^p per halving, and
+    # the next term of the expansion shifts the measured order by O(beta) (measured here:
+    # 0.84, 0.92 one-sided; 2.00, 2.02 symmetric)
+    one = np.log2(errors["one_sided"][:-1] / errors["one_sided"][1:])
+    sym = np.log2(errors["symmetric"][:-1] / errors["symmetric"][1:])
+    assert np.all(np.abs(one - 1) < 0.2), one
+    assert np.all(np.abs(sym - 2) < 0.2), sym
+    assert np.all(errors["symmetric"] < errors["one_sided"])
+
+
+# ---------------------------------------------------------------------------------------------
+# finite nudge at temperature T (seed 001): time averages estimate E_beta[dE/dJ] - E_0[dE/dJ]
+
+
+def softspin_pair(seed: int, steps: int, replicas: int) -> Chip:
+    """One input -> one hidden -> one output soft spin (double wells), kT = 0.5."""
+    spec = load_spec({
+        "cells": {"model": "softspin", "layers": [1, 1], "inputs": 1,
+                  "params": {"J2": -0.5, "J4": 0.25}}, "topology": "layered",
+        "couplings": {"init": {"kind": "constant", "value": 0.4},
+                      "dac": {"bits": 16, "full_scale": 1}},
+        "noise": {"thermal": {"kT": 0.5}},
+        "adc": {"bits": 16, "full_scale": 4, "mode": "value", "sample_rate": "1 GHz"},
+        "integrator": {"dt": "20 ps", "steps": 10,
+                       "initial_state": {"kind": "constant", "value": 0.0}},
+        "learner": {"rule": "ep", "estimator": "one_sided", "beta": 1.0,
+                    "free_steps": steps, "nudged_steps": steps, "window": steps - 1000,
+                    "update_every": replicas},
+        "train": {"eval_replicas": 1}, "run": {"dtype": "float64", "seed": seed}})
+    return Chip.from_spec(spec)
+
+
+def test_time_averaged_accumulators_give_the_finite_beta_free_energy_gradient():
+    """beta * (one-sided EP estimate) = E_{p_beta}[dV/dtheta] - E_{p_0}[dV/dtheta] exactly for
+    any beta (Litman 2025), with p_beta ~ exp(-(V + beta l)/kT): checked for the coupler
+    (dV/dJ = x1 x2) and the output's field register (dV/db = x2) against 2-D quadrature."""
+    kT, beta, J2, J4, pixel, y = 0.5, 2.0, -0.5, 0.25, 1.0, 1.0
+
+    def chip_for(seed):
+        chip = softspin_pair(seed, 8000, 64)
+        chip.input_J[0, 0] = 0.8  # an input field on the hidden cell: x1 x2 moves at 1st order
+        return chip
+
+    chip = chip_for(0)
+    w, J = chip.input_J[0, 0], chip.J[0, 1]
+
+    def energy(x1, x2, b):
+        V = J2 * (x1**2 + x2**2) + J4 * (x1**4 + x2**4) + J * x1 * x2 + w * pixel * x1
+        return V + b * 0.5 * (x2 - y) ** 2
+
+    def mean(f, b):
+        weight = lambda x2, x1: np.exp(-energy(x1, x2, b) / kT)  # noqa: E731
+        z = integrate.dblquad(weight, -5, 5, -5, 5)[0]
+        return integrate.dblquad(lambda x2, x1: f(x1, x2) * weight(x2, x1), -5, 5, -5, 5)[0] / z
+
+    exact_J = mean(lambda a, c: a * c, beta) - mean(lambda a, c: a * c, 0.0)   # -0.355
+    exact_b = mean(lambda a, c: c, beta) - mean(lambda a, c: c, 0.0)           # +0.362
+    # 6 independent runs (64 replicas x 7000 averaged steps each): their spread gives the
+    # standard error of the mean (about 0.005); tolerance 5 sigma plus 0.01 for the O(dt) bias
+    # of Euler--Maruyama (halving dt~ = 0.02 twice moved the estimates by < 0.005)
+    estimates = []
+    for seed in range(6):
+        learner = EpLearnerCircuit(chip_for(seed), 1)
+        learner.cfg = dataclasses.replace(learner.cfg, beta=beta)
+        g = learner.gradient(np.full((64, 1), pixel), np.zeros(64, dtype=int))
+        estimates.append((beta * g["J0"][0, 0], beta * g["h"][1]))
+    estimates = np.array(estimates)
+    se = estimates.std(axis=0, ddof=1) / np.sqrt(len(estimates))
+    for k, exact in enumerate((exact_J, exact_b)):
+        tol = 5 * se[k] + 0.01
+        assert abs(estimates[:, k].mean() - exact) < tol, (k, estimates[:, k].mean(), exact, se)
+        assert abs(exact) > 4 * tol  # the effect stands far above the tolerance
+
+
+def test_accumulator_of_a_coupler_uses_only_its_two_cells():
+    """Locality: the accumulated term of coupler (i, j) is unchanged when the ADC samples of any
+    other cell change, and changes when cell i's do."""
+    chip = tiny_oim(0.5, "symmetric", steps=20)
+    learner = EpLearnerCircuit(chip, 3)
+    rng = np.random.default_rng(5)
+    U = rng.normal(size=(2, 3, chip.n, 2))
+    pixels = rng.random((2, 4))
+    base = learner._accumulate(U, pixels)["J0"]
+    i, j = 1, 2  # hidden cell 1 and output cell 2 (cell index 5 + 2)
+    others = [c for c in range(chip.n) if c not in (i, 5 + j)]
+    V = U.copy()
+    V[:, :, others] = rng.normal(size=V[:, :, others].shape)
+    assert learner._accumulate(V, pixels)["J0"][i, j] == base[i, j]
+    W = U.copy()
+    W[:, :, i] += 0.3
+    assert learner._accumulate(W, pixels)["J0"][i, j] != base[i, j]
+
+
+def test_written_couplings_stay_on_the_dac_grid_and_symmetric():
+    chip = tiny_oim(0.5, "symmetric", steps=20)
+    learner = EpLearnerCircuit(chip, 3)
+    for _ in range(3):
+        learner.train_batch(PIXELS, LABELS)
+    d = chip.spec.couplings.dac
+    L = 2 ** (d.bits - 1) - 1
+    codes = chip.J_codes
+    assert codes.dtype == np.int32 and np.abs(codes).max() <= L
+    assert np.array_equal(codes, codes.T) and np.all(codes[~chip.mask] == 0)
+    np.testing.assert_allclose(chip.J, codes * d.full_scale / L)  # no mismatch: exact grid
+
+
+def test_shadow_register_keeps_updates_smaller_than_a_dac_step():
+    """Direct 8-bit writes with nearest rounding lose an update of 0.3 LSB; a 16-bit shadow
+    register accumulates four of them into one DAC step."""
+    lsb = 1.0 / 127
+    rng = np.random.default_rng(0)
+    direct = DacWriter(np.zeros(1, np.int32), 8, 1.0, "nearest", None, rng)
+    shadow = DacWriter(np.zeros(1, np.int32), 8, 1.0, "nearest", 16, rng)
+    c_direct = c_shadow = np.zeros(1, np.int32)
+    for _ in range(4):
+        c_direct = direct.apply(c_direct, np.array([0.3 * lsb]))
+        c_shadow = shadow.apply(c_shadow, np.array([0.3 * lsb]))
+    assert c_direct[0] == 0 and c_shadow[0] == 1
+
+
+def test_stochastic_write_is_unbiased():
+    # 40000 writes of 0.3 LSB: the mean code step is 0.3 with std sqrt(0.21/40000) = 0.0023;
+    # 5 sigma = 0.0115
+    w = DacWriter(np.zeros(40000, np.int32), 8, 1.0, "stochastic", None,
+                  np.random.default_rng(2))
+    step = w.apply(np.zeros(40000, np.int32), np.full(40000, 0.3 / 127))
+    assert abs(step.mean() - 0.3) < 0.0115
+
+
+# ---------------------------------------------------------------------------------------------
+# the command line: resume and the quickstart
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "thermochip", "run", *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd)
+
+
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+    spec = ROOT / "examples/quickstart.yaml"
+    full = run_cli(spec, "--epochs", 2, "--out", tmp_path / "full.h5", "--json", cwd=tmp_path)
+    assert full.returncode == 0, full.stderr
+    # a run stopped after epoch 1 (its checkpoint is what a killed run leaves) ...
+    part = run_cli(spec, "--epochs", 1, "--out", tmp_path / "part.h5", cwd=tmp_path)
+    assert part.returncode == 0, part.stderr
+    assert (tmp_path / "part.h5.ckpt").exists()
+    # ... resumed to 2 epochs
+    res = run_cli(spec, "--epochs", 2, "--out", tmp_path / "part.h5", "--resume", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "resumed" in res.stderr
+    with h5py.File(tmp_path / "full.h5") as a, h5py.File(tmp_path / "part.h5") as b:
+        for key in ("couplings/codes", "couplings/input_codes", "fields/codes", "confusion"):
+            assert np.array_equal(a[key][:], b[key][:]), key
+        assert a.attrs["test_accuracy"] == b.attrs["test_accuracy"]
+
+
+@pytest.mark.slow
+def test_quickstart_reaches_90_percent(tmp_path):
+    r = run_cli(ROOT / "examples/quickstart.yaml", "--json", "--out", tmp_path / "q.h5",
+                cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import json
+    result = json.loads(r.stdout)
+    assert result["test_accuracy"] >= 0.90, result
+    assert result["epochs"] == 8
