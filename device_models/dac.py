@@ -27,7 +27,8 @@ def to_codes(values, bits: int, full_scale: float, rounding: str,
     if rounding == "nearest":
         codes = np.rint(scaled)
     elif rounding == "stochastic":
-        codes = np.floor(scaled + rng.random(scaled.shape))
+        # float32 uniforms: 2^-24 resolution is far finer than any rounding bias that matters
+        codes = np.floor(scaled + rng.random(scaled.shape, dtype=np.float32))
     else:
         raise ValueError(f"unknown rounding {rounding!r}")
     L = levels(bits)

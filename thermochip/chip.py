@@ -99,7 +99,7 @@ def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
     if isinstance(init, RandomInit):
         std = np.full((n, n), init.std)
         if init.fan_in_scaling:
-            std = std / np.sqrt(np.maximum(mask.sum(axis=1, keepdims=True), 1))
+            std = std / np.sqrt(fan_in(spec, mask))
         J = np.triu(rng.standard_normal((n, n)) * std, 1)
         J = J + J.T
     elif isinstance(init, EdgesInit):
@@ -114,6 +114,19 @@ def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
     else:
         J = np.full((n, n), init.value)
     return np.where(mask, J, 0.0)
+
+
+def fan_in(spec: ChipSpec, mask: np.ndarray) -> np.ndarray:
+    """(cell, cell) fan-in of each coupler: for a layered chip the size of the earlier of the
+    two layers it joins (the inputs a later-layer cell sums, as in a feed-forward layer's
+    initialisation); otherwise the number of couplers of its cells."""
+    if not isinstance(spec.topology, Layered):
+        deg = np.maximum(mask.sum(axis=1), 1)
+        return np.maximum(deg[:, None], deg[None, :]) * np.ones(mask.shape)
+    sizes = list(spec.cells.layers)
+    layer = np.repeat(np.arange(len(sizes)), sizes)
+    earlier = np.minimum(layer[:, None], layer[None, :])
+    return np.asarray(sizes, dtype=float)[earlier]
 
 
 def symmetric_draw(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -232,6 +245,8 @@ class Chip:
         """(bin, cell, cell) reciprocal J cos(alpha) and quadrature J sin(alpha) per delay line;
         the quadrature stack has 0 bins when no coupler has a phase offset."""
         nb = len(self.latency_steps)
+        if nb == 1 and not np.any(self.alpha):  # no delay: the couplings as they are
+            return self.J[None], np.zeros((0, self.n, self.n))
         Jc = np.stack([np.where(self.latency_bin == b, self.J * np.cos(self.alpha), 0.0)
                        for b in range(nb)])
         if not np.any(self.alpha[self.mask]):

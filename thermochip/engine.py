@@ -6,6 +6,7 @@ quantises the ADC samples and turns a non-finite state into a one-line error.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from thermochip.spec import NormalState, UniformState
 #: Chips with at most this many cells run one time loop per replica (couplings stay in cache;
 #: no barrier per step); larger ones use matrix products over all replicas each step.
 #: Measured with bench/engine.py.
-SMALL_CHIP = 64
+SMALL_CHIP = 96
 
 #: Largest noise block (replica x step x cell elements) drawn at once: bounds memory per chunk.
 MAX_BLOCK = 1 << 23
@@ -110,6 +111,7 @@ class Engine:
         self.p64 = model.to_kernel(chip.params, np.float64)
         rates, self.flicker_std = chip.flicker_poles()
         self.flicker_decay = np.exp(-rates * chip.dt)
+        self._noise_buffers: dict[int, np.ndarray] = {}
         self.reseed()
         self.refresh()
 
@@ -162,9 +164,23 @@ class Engine:
         self.adc_rng.bit_generator.state = state["adc"]
         self.flicker_state = np.array(state["flicker"]).reshape(self.flicker_state.shape)
 
-    def _layout(self, block: np.ndarray) -> np.ndarray:
-        """(replica, step, cell) -> the kernel's layout."""
-        return np.ascontiguousarray(block.transpose(1, 2, 0)) if self.batched else block
+    def _normals(self, K: int) -> np.ndarray:
+        """(replica, step, cell) standard normals, each replica's from its own stream; the
+        streams are filled in parallel threads (numpy's generators release the GIL)."""
+        # reuse the buffer: touching fresh pages costs as much as drawing the normals
+        block = self._noise_buffers.get(K)
+        if block is None:
+            block = self._noise_buffers[K] = np.empty((self.B, K, self.chip.n), self.dtype)
+
+        def fill(b):
+            self.streams[b].standard_normal(out=block[b], dtype=self.dtype)
+
+        if self.B * K * self.chip.n < 1 << 20:  # small blocks: threads cost more than they save
+            for b in range(self.B):
+                fill(b)
+        else:
+            list(_pool().map(fill, range(self.B)))
+        return block
 
     def _flicker(self, K: int) -> np.ndarray:
         """(replica, step, cell) 1/f force noise for the next K steps: exact AR(1) updates of
@@ -249,7 +265,7 @@ class Engine:
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
         # A zero-step call compiles (or loads from the cache) before the clock starts.
         step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
-                self.noise_std, dt, self._layout(np.zeros((B, 0, N), dtype=dtype)), no_drift,
+                self.noise_std, dt, np.zeros((B, 0, N), dtype=dtype), no_drift,
                 adc_steps, win, mode, adc_buf, cursor, status)
         bar = _progress(n_steps, progress)
         t0 = time.perf_counter()
@@ -257,16 +273,13 @@ class Engine:
         while k < n_steps:
             K = min(chunk, n_steps - k, energy_every - k % energy_every)
             if noise is None:
-                block = np.empty((B, K, N), dtype=dtype)
-                for b, g in enumerate(self.streams):
-                    g.standard_normal(out=block[b], dtype=dtype)
+                block = self._normals(K)
             else:
                 block = np.ascontiguousarray(noise[:, k:k + K], dtype=dtype)
-            drift = (self._layout(self._flicker(K).astype(dtype)) if len(self.flicker_decay)
-                     else no_drift)
+            drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
             rc = step_fn(p, x, hist, k, *self.couplings, fields, hx, self.gain, self.offset,
-                         self.noise_std, dt, self._layout(block), drift, adc_steps, win, mode,
-                         adc_buf, cursor, status)
+                         self.noise_std, dt, block, drift, adc_steps, win, mode, adc_buf,
+                         cursor, status)
             if rc:
                 bar.close()
                 raise NumericalError(f"non-finite state at step {status[0]} (t = "
@@ -298,6 +311,14 @@ class Engine:
                          adc_analog=adc_buf.astype(np.float64), adc_codes=codes,
                          adc_values=values, adc_saturated=sat, steps=n_steps,
                          dt=spec.integrator.dt, seconds=seconds)
+
+
+@functools.lru_cache(maxsize=1)
+def _pool():
+    """Threads that fill the replicas' noise blocks (one per engine thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from thermochip._kernels.jit import get_num_threads
+    return ThreadPoolExecutor(max_workers=get_num_threads(), thread_name_prefix="noise")
 
 
 def _check_shape(name: str, array, shape: tuple) -> None:

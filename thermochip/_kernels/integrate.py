@@ -36,6 +36,10 @@ from thermochip._kernels.dispatch import channel, coupling_force, local_force, r
 from thermochip._kernels.jit import kernel, prange, scalar
 
 
+#: Cells per tile of the batched kernel's update loop.
+TILE = 16
+
+
 @scalar
 def _cell_update(p, xi, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_noise):
     """One cell's Euler--Maruyama step given its fields and channel sums."""
@@ -46,15 +50,15 @@ def _cell_update(p, xi, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_no
 @kernel(parallel=True)
 def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset, noise_std, dt,
               noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status):
-    """Batched layout. Arrays are cell-major so that every coupling block is a contiguous
+    """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
     row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (cell, replica) or
-    (0, 0), noise and drift (step, cell, replica) (drift may be (0, 0, 0)).
+    (0, 0); noise and drift stay as drawn, (replica, step, cell) (drift may be (0, 0, 0)).
     blocks (block, 6) int64 rows [r0, r1, c0, c1, offset, delay]: J[r0:r1, c0:c1] stored
     row-major at Jflat[offset:], applied to the channels of cells c0:c1 from `delay` steps ago;
     Jsflat (same offsets, or empty) holds the quadrature part J sin(alpha)."""
     N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
-    K = noise.shape[0]
+    K = noise.shape[1]
     quad = Jsflat.shape[0] > 0
     has_hext = h_ext.shape[0] > 0
     has_drift = drift.shape[0] > 0
@@ -91,22 +95,25 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
         in_win = s < n_samples and kn > adc_steps[s] - adc_win
         last = in_win and kn == adc_steps[s]
         nslot = kn % n_slots
-        # 2. cell update, parallel over cells
-        for i in prange(N):
+        # 2. cell update, parallel over tiles of TILE cells; within a tile, replicas outer and
+        # cells inner, so the cell-major state and the (replica, step, cell) noise are both
+        # read along cache lines
+        for t in prange((N + TILE - 1) // TILE):
             for b in range(B):
-                f0 = fields[0, i] + h_ext[i, b] if has_hext else fields[0, i]
-                xn = _cell_update(p, x[i, b], f0, fields[1, i], G[0, i, b], G[1, i, b],
-                                  gain[i], offset[i], drift[k, i, b] if has_drift else zero,
-                                  dt, noise_std[i] * sqdt, noise[k, i, b])
-                if not np.isfinite(xn) and bad[i] < 0:
-                    bad[i] = b
-                x[i, b] = xn
-                for c in range(nc):
-                    hist[nslot, c, i, b] = channel(p, xn, c)
-                if in_win:
-                    for r in range(R):
-                        acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
-                        adc_buf[b, s, i, r] = acc * inv_win if last else acc
+                for i in range(t * TILE, min(N, (t + 1) * TILE)):
+                    f0 = fields[0, i] + h_ext[i, b] if has_hext else fields[0, i]
+                    xn = _cell_update(p, x[i, b], f0, fields[1, i], G[0, i, b], G[1, i, b],
+                                      gain[i], offset[i], drift[b, k, i] if has_drift else zero,
+                                      dt, noise_std[i] * sqdt, noise[b, k, i])
+                    if not np.isfinite(xn) and bad[i] < 0:
+                        bad[i] = b
+                    x[i, b] = xn
+                    for c in range(nc):
+                        hist[nslot, c, i, b] = channel(p, xn, c)
+                    if in_win:
+                        for r in range(R):
+                            acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
+                            adc_buf[b, s, i, r] = acc * inv_win if last else acc
         if last:
             cursor[0] = s + 1
         for i in range(N):

@@ -157,12 +157,12 @@ class EpLearnerCircuit(AbstractLearner):
                                                 * grad["h"], 0)
             chip.write_fields(fcodes)
         self.train_engine.refresh()
-        self.eval_engine.refresh()
+        self.eval_stale = True
 
     # -- read-out ------------------------------------------------------------------------------
     def infer(self, pixels: np.ndarray) -> np.ndarray:
         """Mean output ADC codes of the first read-out channel over the free phase's window."""
-        engine = self.eval_engine
+        engine = self.inference_engine()
         B = engine.B
         n = len(pixels)
         padded = np.zeros((B, pixels.shape[1]))
@@ -205,5 +205,5 @@ class EpLearnerCircuit(AbstractLearner):
             if f"{name}_shadow" in state:
                 getattr(self, f"{name}_writer").shadow = np.array(state[f"{name}_shadow"])
         self.train_engine.refresh()
-        self.eval_engine.refresh()
+        self.eval_stale = True
 

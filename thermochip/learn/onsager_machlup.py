@@ -327,7 +327,7 @@ class OmLearnerCircuit(AbstractLearner):
         """(sample, class) minus the OM action of each sample's observed trajectory under each
         class's model (larger = more likely)."""
         pixels = self._check_pixels(pixels)
-        X = self._observe(pixels, self.eval_engine)
+        X = self._observe(pixels, self.inference_engine())
         fields = self._field_registers()
         return -class_actions(self.model, self.p64, X, self._couplings(), fields[0], fields[1],
                               self.bias, self.dt_s, self.cfg.kT)
@@ -368,4 +368,4 @@ class OmLearnerCircuit(AbstractLearner):
                 getattr(self, f"{name}_writer").shadow = np.array(state[f"{name}_shadow"],
                                                                   dtype=np.int64)
         self.train_engine.refresh()
-        self.eval_engine.refresh()
+        self.eval_stale = True

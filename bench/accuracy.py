@@ -1,0 +1,80 @@
+"""Accuracy runs on the full Fashion-MNIST split (60k train / 10k test), with timing and memory.
+
+    python bench/accuracy.py                       # every run below (hours on 2 cores)
+    python bench/accuracy.py --only oim_ep --epochs 1
+    python bench/accuracy.py --train-size 6000     # a quicker look on a subset
+
+Runs: oscillator EP (examples/fashion_oim_ep.yaml: 784-500-10, T1 = 20 / T2 = 4 at Euler step
+0.1, +-beta, batch 20, 8-bit couplings, 4-bit I/Q ADC, thermal noise), soft-spin EP
+(examples/fashion_softspin_ep.yaml) and one epoch of OM learning with per-class wells
+(examples/mnist_om.yaml's circuit on Fashion-MNIST: MNIST itself is not installable here).
+Prints test accuracy, epochs, seconds per epoch, training samples per second and the peak
+resident memory of each run (each in its own process, so peaks do not mix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = {
+    "oim_ep": ("examples/fashion_oim_ep.yaml", {}),
+    "softspin_ep": ("examples/fashion_softspin_ep.yaml", {}),
+    "om": ("examples/mnist_om.yaml", {"data.dataset": "fashion_mnist"}),
+}
+
+
+def one_run(spec_path: str, overrides: dict, epochs: int | None) -> dict:
+    """Train in this process and return the summary plus peak memory."""
+    import yaml
+
+    from thermochip.run import train_and_evaluate
+    from thermochip.spec_io import load_spec, with_overrides
+
+    data = yaml.safe_load((ROOT / spec_path).read_text())
+    for key, value in overrides.items():
+        data = with_overrides(data, key, value)
+    result, _, _ = train_and_evaluate(load_spec(data), base_dir=ROOT / "examples",
+                                      epochs=epochs, progress=True,
+                                      log=lambda s: print(s, file=sys.stderr, flush=True))
+    summary = result.summary()
+    summary["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return summary
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", choices=sorted(RUNS), action="append")
+    ap.add_argument("--epochs", type=int, help="override each example's epochs")
+    ap.add_argument("--train-size", type=int, help="train on the first N samples only")
+    ap.add_argument("--child", nargs=2, metavar=("NAME", "JSON"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        name, extra = args.child
+        spec_path, overrides = RUNS[name]
+        out = one_run(spec_path, {**overrides, **json.loads(extra)}, args.epochs)
+        print(json.dumps(out))
+        return
+    extra = {"data.train_size": args.train_size} if args.train_size else {}
+    for name in args.only or RUNS:
+        cmd = [sys.executable, __file__, "--child", name, json.dumps(extra)]
+        if args.epochs:
+            cmd += ["--epochs", str(args.epochs)]
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+        if proc.returncode:
+            print(f"{name}: failed (exit {proc.returncode})")
+            continue
+        s = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"{name}: test {s['test_accuracy']:.2%}, train {s['train_accuracy']:.2%}, "
+              f"{s['epochs']} epochs, {s['seconds_per_epoch']:.1f} s/epoch, "
+              f"{s['samples_per_second']:.0f} samples/s, peak {s['peak_memory_mib']:.0f} MiB",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
