@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from device_models import adc, dac
-from thermochip._kernels.jit import get_num_threads, set_num_threads
+
 from thermochip.chip import Chip
 from thermochip.engine import simulate
 from thermochip.reference import reference_simulate
@@ -20,15 +20,7 @@ from thermochip.spec_io import load_spec
 LAYOUTS = ["replicas", "batched"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny chips run on one thread (STYLE 2.8): a parallel region per step costs more than the
-    work, and much more on a loaded machine. test_bitwise_identical_across_thread_counts
-    (test_engine.py) runs 1 and 2 threads and compares them bit for bit."""
-    saved = get_num_threads()
-    set_num_threads(1)
-    yield
-    set_num_threads(saved)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def make_chip(spec_dict: dict) -> Chip:

@@ -36,6 +36,15 @@ from thermochip._kernels.dispatch import channel, coupling_force, local_force, r
 from thermochip._kernels.jit import kernel, prange, scalar
 
 
+@scalar
+def _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last):
+    """Add the read-out of state xn to sample s's window sum; the window's last step turns the
+    sum into the average."""
+    for r in range(adc_buf.shape[3]):
+        acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
+        adc_buf[b, s, i, r] = acc * inv_win if last else acc
+
+
 #: Cells per tile of the batched kernel's update loop.
 TILE = 16
 
@@ -62,7 +71,6 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     quad = Jsflat.shape[0] > 0
     has_hext = h_ext.shape[0] > 0
     has_drift = drift.shape[0] > 0
-    R = adc_buf.shape[3]
     n_samples = adc_steps.shape[0]
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
@@ -111,9 +119,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                     for c in range(nc):
                         hist[nslot, c, i, b] = channel(p, xn, c)
                     if in_win:
-                        for r in range(R):
-                            acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
-                            adc_buf[b, s, i, r] = acc * inv_win if last else acc
+                        _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last)
         if last:
             cursor[0] = s + 1
         for i in range(N):
@@ -138,7 +144,6 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
     quad = JsT.shape[0] > 0
     has_hext = h_ext.shape[0] > 0
     has_drift = drift.shape[0] > 0
-    R = adc_buf.shape[3]
     n_samples = adc_steps.shape[0]
     zero = dt - dt
     sqdt = np.sqrt(dt)
@@ -185,9 +190,7 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
                 for c in range(nc):
                     hist[nslot, c, b, i] = channel(p, xn, c)
                 if in_win:
-                    for r in range(R):
-                        acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
-                        adc_buf[b, s, i, r] = acc * inv_win if last else acc
+                    _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last)
             if last:
                 s += 1
             if bad_step[b] >= 0:
