@@ -11,6 +11,7 @@ import abc
 import numpy as np
 
 from device_models import dac
+from thermochip._kernels.write import add_rounded
 from thermochip.chip import Chip
 
 
@@ -23,7 +24,8 @@ def derived_seed(seed: int, purpose: str) -> int:
 
 class DacWriter:
     """Writes updates of one register array through a DAC: straight to the b-bit codes, or
-    into a wider shadow register whose value is re-rounded to the DAC grid."""
+    into a wider shadow register whose value is re-rounded to the DAC grid (small updates
+    accumulate there instead of being rounded away)."""
 
     def __init__(self, codes: np.ndarray, bits: int, full_scale: float, rounding: str,
                  shadow_bits: int | None, rng: np.random.Generator):
@@ -35,17 +37,19 @@ class DacWriter:
             self.shadow = np.rint(codes * (self.lsb / self.shadow_lsb)).astype(np.int64)
 
     def apply(self, codes: np.ndarray, delta: np.ndarray, index=...) -> np.ndarray:
-        """New codes of the registers ``codes[index]`` after adding ``delta`` (value units);
-        the shadow register (if any) keeps what the DAC grid cannot hold."""
+        """New codes of the registers ``codes[index]`` after adding ``delta`` (value units)."""
+        stochastic = self.rounding == "stochastic"
+        seed = int(self.rng.integers(2**62))  # from the chip's stream: resumable
         if self.shadow_bits is None:
-            step, _ = dac.to_codes(delta, self.bits, self.full_scale, self.rounding, self.rng)
-            L = dac.levels(self.bits)
-            return np.clip(codes[index] + step, -L, L).astype(np.int32)
-        step, _ = dac.to_codes(delta, self.shadow_bits, self.full_scale, self.rounding, self.rng)
-        L = dac.levels(self.shadow_bits)
-        self.shadow[index] = np.clip(self.shadow[index] + step, -L, L)
+            reg = np.asarray(codes[index], dtype=np.int64).ravel().copy()
+            add_rounded(reg, np.ravel(delta / self.lsb).astype(np.float64), stochastic, seed,
+                        dac.levels(self.bits))
+            return reg.reshape(np.shape(codes[index])).astype(np.int32)
+        reg = np.ascontiguousarray(self.shadow[index]).ravel()
+        add_rounded(reg, np.ravel(delta / self.shadow_lsb).astype(np.float64), stochastic, seed,
+                    dac.levels(self.shadow_bits))
+        self.shadow[index] = reg.reshape(np.shape(self.shadow[index]))
         return np.rint(self.shadow[index] * (self.shadow_lsb / self.lsb)).astype(np.int32)
-
 
 
 class AbstractLearner(abc.ABC):
