@@ -278,3 +278,19 @@ def test_quickstart_reaches_90_percent(tmp_path):
     result = json.loads(r.stdout)
     assert result["test_accuracy"] >= 0.90, result
     assert result["epochs"] == 8
+
+
+def test_run_json_and_plots(tmp_path):
+    r = run_cli(ROOT / "examples/quickstart.yaml", "--epochs", 1, "--json", "--out",
+                tmp_path / "q.h5", "--plot", tmp_path / "figs", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    import json
+    out = json.loads(r.stdout)  # exactly one JSON object on stdout
+    assert {"test_accuracy", "train_accuracy", "epochs", "seconds"} <= set(out)
+    assert out["epochs"] == 1 and 0 <= out["test_accuracy"] <= 1
+    for name in ("learning_curve.png", "confusion.png"):
+        assert (tmp_path / "figs" / name).read_bytes()[:4] == b"\x89PNG"
+    with h5py.File(tmp_path / "q.h5") as f:
+        assert f["confusion"][:].sum() == 360  # every digits test sample scored once
+        assert f["learning_curve/test_accuracy"].shape == (1,)
+        assert "quickstart" in f["spec"][()].decode()

@@ -166,4 +166,39 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
+    return out + _learner_problems(spec, model, layered, n)
+
+
+#: Pixels and classes of the data sets (all have 10 classes).
+DATA_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion_mnist": (784, 10)}
+
+
+def _learner_problems(spec: ChipSpec, model, layered: bool, n: int) -> list[tuple[str, str]]:
+    """What a learner needs of the chip and the data, caught at validation time."""
+    learner, data = spec.learner, spec.data
+    if learner is None and data is None:
+        return []
+    if learner is None or data is None:
+        return [("learner" if learner is None else "data",
+                 "thermochip run needs both a data section and a learner section")]
+    pixels, classes = DATA_SHAPES[data.dataset]
+    out = []
+    if learner.rule == "ep":
+        if not layered or spec.cells.inputs != pixels:
+            out.append(("cells.inputs", f"EP on {data.dataset} needs a layered chip with "
+                                        f"inputs: {pixels}"))
+        elif spec.cells.layers[-1] != classes:
+            out.append(("cells.layers", f"the last layer needs one cell per class ({classes})"))
+        elif len(learner.lr) not in (1, len(spec.cells.layers)):
+            out.append(("learner.lr", f"1 or {len(spec.cells.layers)} values (input couplers, "
+                                      f"then each pair of adjacent layers)"))
+        if spec.adc is None or (spec.adc.mode or model.readouts[0][0]) != model.readouts[0][0]:
+            out.append(("adc", f"EP reads the coupling channels: give an adc with mode "
+                               f"{model.readouts[0][0]}"))
+    else:
+        if model.name != "softspin" or layered or n != pixels:
+            out.append(("cells", f"OM learning on {data.dataset} needs {pixels} softspin cells "
+                                 f"(one per pixel), not layered"))
+        if spec.adc is None:
+            out.append(("adc", "OM learning reads trajectories through the ADC"))
     return out

@@ -15,6 +15,7 @@ from typing import Callable
 
 import thermochip
 from thermochip import calibrate
+from thermochip import export as export_command
 from thermochip import run as run_command
 from thermochip.errors import ThermochipError
 
@@ -91,6 +92,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     "simulate": (_add_simulate, _run_simulate),
     "run": (run_command.add_arguments, run_command.run),
     "calibrate": (calibrate.add_arguments, calibrate.run),
+    "export": (export_command.add_arguments, export_command.run),
 }
 
 

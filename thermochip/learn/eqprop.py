@@ -99,7 +99,7 @@ class EpLearnerCircuit(AbstractLearner):
         acc = {}
         for k, (r0, r1, c0, c1) in enumerate(self.upper):
             # dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), averaged: a matrix product
-            a = sum(flat[:, r0:r1, c] .T @ flat[:, c0:c1, c] for c in range(flat.shape[2]))
+            a = sum(flat[:, r0:r1, c].T @ flat[:, c0:c1, c] for c in range(flat.shape[2]))
             acc[f"J{k}"] = model.pair_sign * a / (B * S)
         x = model.from_channels(p, np.moveaxis(U, -1, 0))      # (replica, sample, cell)
         g = model.field_grad(p, x, 0).mean(axis=1)             # (replica, cell): dV/dh_i
