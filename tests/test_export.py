@@ -166,15 +166,8 @@ def test_codes_load_into_chip(runs, tmp_path):
 
 
 @pytest.mark.parametrize("run,fmt", [("quickstart", "c"), ("digits_om", "hex")])
-def test_eval_only_from_export_reproduces_accuracy(runs, tmp_path, monkeypatch, run, fmt):
-    """``run --couplings EXPORT --eval-only`` scores like ``--couplings RUN.h5``. This wires
-    run.py's two loaders to :func:`codes_for_chip` the way run.py is meant to call it."""
-    def load_couplings(chip, path):
-        ex.write_to_chip(chip, ex.codes_for_chip(path), path)
-
-    monkeypatch.setattr(run_module, "load_couplings", load_couplings)
-    monkeypatch.setattr(run_module, "_read_registers",
-                        lambda path: ex.codes_for_chip(path)["registers"])
+def test_eval_only_from_export_reproduces_accuracy(runs, tmp_path, run, fmt):
+    """``run --couplings EXPORT --eval-only`` scores like ``--couplings RUN.h5``."""
     out = out_path(tmp_path, fmt)
     ex.write_export(runs[run], fmt, out)
     spec = small_spec(run)

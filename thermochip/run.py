@@ -53,24 +53,14 @@ class RunResult:
 
 
 def load_couplings(chip: Chip, path: str | Path) -> None:
-    """Write the DAC codes stored in a results file into the chip."""
-    try:
-        with h5py.File(path, "r") as f:
-            codes = f["couplings/codes"][:]
-            if codes.shape != chip.J_codes.shape:
-                raise ThermochipError(f"{path}: couplings/codes is {codes.shape}, the chip "
-                                      f"needs {chip.J_codes.shape}")
-            chip.write_couplings(codes)
-            chip.write_fields(f["fields/codes"][:])
-            if "couplings/input_codes" in f:
-                chip.write_inputs(f["couplings/input_codes"][:])
-    except (OSError, KeyError) as err:
-        raise ThermochipError(f"cannot read couplings from {path}: {err}") from None
+    """Write the DAC codes stored in a results file or any export into the chip."""
+    from thermochip.export import codes_for_chip, write_to_chip
+    write_to_chip(chip, codes_for_chip(path), path)
 
 
 def _read_registers(path: str | Path) -> dict[str, np.ndarray]:
-    with h5py.File(path, "r") as f:
-        return {k: f[f"learner/{k}"][()] for k in f.get("learner", {})}
+    from thermochip.export import codes_for_chip
+    return codes_for_chip(path)["registers"]
 
 
 def _save_checkpoint(path: Path, epoch: int, learner, history: host.History) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 from device_models import dac
 from thermochip.chip import Chip
 from thermochip.engine import Engine, rng_blob, set_rng_blob
-from thermochip.errors import IncompatibleModelError
+from thermochip.errors import IncompatibleModelError, ThermochipError
 from thermochip.learn.base import AbstractLearner, DacWriter, derived_seed
 from thermochip.spec import Layered, OmLearner
 
@@ -336,6 +336,9 @@ class OmLearnerCircuit(AbstractLearner):
         return {"bias_codes": self.bias_codes.copy()}
 
     def load_registers(self, registers: dict[str, np.ndarray]) -> None:
+        if "bias_codes" not in registers:
+            raise ThermochipError("the couplings file holds no OM class-bias registers "
+                                  "(bias_codes): it was not written by an OM run")
         self.bias_codes = np.array(registers["bias_codes"], dtype=np.int32)
         if self.bias_writer.shadow_bits is not None:
             self.bias_writer.shadow = np.rint(
