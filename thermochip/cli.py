@@ -17,6 +17,7 @@ import thermochip
 from thermochip import calibrate
 from thermochip import export as export_command
 from thermochip import run as run_command
+from thermochip import sweep as sweep_command
 from thermochip.errors import ThermochipError
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
@@ -93,6 +94,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None],
     "run": (run_command.add_arguments, run_command.run),
     "calibrate": (calibrate.add_arguments, calibrate.run),
     "export": (export_command.add_arguments, export_command.run),
+    "sweep": (sweep_command.add_arguments, sweep_command.run),
 }
 
 
