@@ -386,7 +386,8 @@ def test_folder_export_replaces_an_old_export_but_not_other_folders(runs, tmp_pa
     ex.write_export(runs["quickstart"], "hex", out)
     ex.write_export(runs["maxcut"], "hex", out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["J.hex", "mask.hex", "edges.hex", "h.hex", "S.hex", "spec.yaml", "manifest.json"])
+        ["J.hex", "mask.hex", "edges.hex", "h.hex", "S.hex", "spec.yaml", "manifest.json",
+         "couplings.h5"])
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
@@ -444,3 +445,16 @@ def test_cli_end_to_end(runs, tmp_path):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     missing = tmp_path / "nothing.h5"
     assert r.stderr.strip().splitlines() == [f"error: {missing}: no such file or folder"]
+
+
+@pytest.mark.parametrize("fmt", ["hex", "csv"])
+def test_folder_export_carries_an_h5_with_the_same_codes(runs, tmp_path, fmt):
+    """`thermochip export RUN.h5 --format hex --out couplings/` then
+    `thermochip run SPEC --couplings couplings/couplings.h5` (the issue's commands)."""
+    out = tmp_path / fmt
+    ex.write_export(runs["quickstart"], fmt, out)
+    folder, single = ex.codes_for_chip(out), ex.codes_for_chip(out / ex.COMPANION_H5)
+    for key in ("couplings", "fields", "input_codes"):
+        assert np.array_equal(folder[key], single[key]), key
+    manifest = json.loads((out / ex.MANIFEST).read_text())
+    assert ex.COMPANION_H5 in json.dumps(manifest)

@@ -76,6 +76,8 @@ KNOWN_AXES = {"bias_codes": ("class", "cell")}
 RESERVED = {"COUPLING", "FIELD"}
 SPEC_FILE = "spec.yaml"
 MANIFEST = "manifest.json"
+#: A folder export's companion HDF5 file with every matrix (same codes, one file).
+COMPANION_H5 = "couplings.h5"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
@@ -463,7 +465,10 @@ def _manifest(exp: Export, fmt: str, folder: Path, files: list[tuple[str, Matrix
     for fname, m in files:
         data = (folder / fname).read_bytes()
         entry = {"file": fname}
-        if m is None:
+        if fname == COMPANION_H5:
+            entry.update(kind="companion", doc="every matrix of this folder in one HDF5 "
+                                               "export (same codes)")
+        elif m is None:
             entry.update(kind="spec", doc="the resolved chip spec the run used (YAML)")
         else:
             entry.update(exp.attrs(m))
@@ -532,6 +537,9 @@ def _write_folder(exp: Export, out: Path, fmt: str) -> None:
         if exp.spec is not None:
             _write_text(tmp / SPEC_FILE, exp.spec)
             files.append((SPEC_FILE, None))
+        # the same codes as one HDF5 file, for `thermochip run --couplings FOLDER/couplings.h5`
+        _write_h5(exp, tmp / COMPANION_H5)
+        files.append((COMPANION_H5, None))
         _write_text(tmp / MANIFEST, json.dumps(_manifest(exp, fmt, tmp, files), indent=1) + "\n")
 
 
@@ -940,6 +948,8 @@ def _read_folder(path: Path) -> Export:
     exp = Export(meta=_meta_from(doc, where), dacs=_dacs_from(doc.get("dacs", {}), where))
     for entry in doc.get("files", []):
         fpath = path / entry.get("file", "")
+        if entry.get("kind") == "companion":  # a copy of the codes read here from the text
+            continue
         try:
             text = fpath.read_text(encoding="utf-8")
         except OSError as err:
