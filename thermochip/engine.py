@@ -18,6 +18,7 @@ from device_models import adc as adc_model
 from thermochip._kernels.integrate import integrate, integrate_replicas
 from thermochip.chip import Chip, replica_stream
 from thermochip.errors import NumericalError
+from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
 
 #: Chips with at most this many cells run one time loop per replica (couplings stay in cache;
@@ -267,7 +268,7 @@ class Engine:
         step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
                 self.noise_std, dt, np.zeros((B, 0, N), dtype=dtype), no_drift,
                 adc_steps, win, mode, adc_buf, cursor, status)
-        bar = _progress(n_steps, progress)
+        bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
         t0 = time.perf_counter()
         k = 0
         while k < n_steps:
@@ -369,20 +370,3 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):
     sflat = np.concatenate(sparts) if sparts else np.zeros(0)
     return (np.array(table, dtype=np.int64).reshape(-1, 6), flat.astype(dtype),
             sflat.astype(dtype))
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-    # disable=None: no bar when stderr is not a terminal (CI logs, pipes)
-    return tqdm(total=total, unit="step", unit_scale=True, leave=False, dynamic_ncols=True,
-                disable=None)

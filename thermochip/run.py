@@ -21,6 +21,7 @@ from thermochip import host
 from thermochip.chip import Chip
 from thermochip.errors import ThermochipError
 from thermochip.learn import make_learner
+from thermochip.progress import progress_bar
 from thermochip.results import atomic_path
 from thermochip.spec import ChipSpec
 from thermochip.spec_io import dump_spec, load_spec
@@ -120,7 +121,8 @@ def train_and_evaluate(spec: ChipSpec, *, base_dir: Path | None = None,
     for epoch in range(start, n_epochs):
         t = time.perf_counter()
         order = host.epoch_order(len(data.train_x), spec.data.shuffle_seed, epoch)
-        bar = _bar(len(order), f"epoch {epoch + 1}/{n_epochs}", progress)
+        bar = progress_bar(len(order), progress, unit="sample", unit_scale=True,
+                           desc=f"epoch {epoch + 1}/{n_epochs}")
         seen = host.train_epoch(learner, data.train_x, data.train_y, batch, order,
                                 host.lr_scale(spec.train.lr_decay, epoch, n_epochs),
                                 bar.update)
@@ -213,22 +215,6 @@ def plot_run(out_dir: str | Path, result: RunResult) -> list[Path]:
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
     return paths
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _bar(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="sample", unit_scale=True, leave=False,
-                dynamic_ncols=True, disable=None)
 
 
 def add_arguments(parser) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from thermochip.errors import SpecError, ThermochipError
+from thermochip.progress import progress_bar
 from thermochip.results import atomic_path
 from thermochip.spec_io import SpecLoader, load_spec, with_overrides
 
@@ -286,12 +287,6 @@ def _write_meta(out: Path, grid: Grid, axes: dict) -> None:
 # The sweep
 
 
-def _bar(total: int, initial: int, enabled: bool):
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, desc="sweep", unit="point",
-                disable=None if enabled else True, dynamic_ncols=True)
-
-
 def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
               out: str | os.PathLike = "sweep", *, workers: int | None = None,
               scheduler: str | None = None, epochs: int | None = None,
@@ -318,7 +313,8 @@ def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
     out.mkdir(parents=True, exist_ok=True)
     _write_meta(out, grid, _axes(grid, Path(base_dir)))
     _write_results(out, columns, rows)  # drops rows whose file is gone
-    bar = _bar(len(grid.points), len(grid.points) - len(todo), progress)
+    bar = progress_bar(len(grid.points), progress, unit="point", desc="sweep",
+                       initial=len(grid.points) - len(todo))
     failures: list[str] = []
     try:
         if todo:
