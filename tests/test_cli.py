@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+EXAMPLES = sorted((ROOT / "examples").rglob("*.yaml"))
 
 
 def thermochip(*args, cwd=None):
@@ -94,6 +94,57 @@ def test_bad_invocations_exit_non_zero_without_traceback(args, code, tmp_path):
     r = thermochip(*args, "--out", tmp_path / "x.h5", cwd=tmp_path)
     assert r.returncode == code, r.stderr
     assert "Traceback" not in r.stderr and r.stderr.startswith("error: ")
+
+
+@pytest.mark.parametrize("change, where", [
+    ({"couplings": {"init": {"kind": "constant", "value": 0.0}, "asymmetric": True}},
+     "couplings.asymmetric"),
+    ({"cells": {"model": "softspin", "preset": "linear_ou", "layers": [60, 4]},
+      "topology": {"kind": "layered", "feedforward": True}}, "topology.feedforward"),
+])
+def test_om_learner_on_a_directed_chip_is_refused(tmp_path, change, where):
+    """`thermochip run`/`validate` of an OM spec on a directed chip: exit 2, the YAML path of
+    the option that made it directed, with its line, and what is expected."""
+    spec = {**yaml.safe_load((ROOT / "examples/digits_om.yaml").read_text()), **change}
+    path = tmp_path / "om.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    line = next(k for k, text in enumerate(path.read_text().splitlines(), 1)
+                if text.strip().startswith(where.split(".")[1] + ":"))
+    for command in ("validate", "run"):
+        r = thermochip(command, path, cwd=tmp_path)
+        assert r.returncode == 2, r.stderr
+        assert "Traceback" not in r.stderr and r.stderr.startswith("error: ")
+        problem = [s.strip() for s in r.stderr.splitlines() if s.startswith(f"  {where}")]
+        assert problem == [f"{where} (line {line}): learner rule om fits one coupling per "
+                           f"reciprocal pair (J_ij = J_ji) and needs reciprocal couplers; set "
+                           f"{where}: false"], r.stderr
+
+
+def test_calibrate_refuses_a_directed_chip(tmp_path):
+    spec = yaml.safe_load((ROOT / "examples/calibrate_softspin.yaml").read_text())
+    spec["couplings"]["asymmetric"] = True
+    path = tmp_path / "cal.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    r = thermochip("calibrate", path, "--steps", 10, cwd=tmp_path)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "error: couplings.asymmetric: calibrate fits one coupling per reciprocal pair "
+        "(J_ij = J_ji) and needs reciprocal couplers; set couplings.asymmetric: false"]
+
+
+def test_simulate_directed_chip_counts_devices(tmp_path):
+    spec = {"cells": {"model": "softspin", "layers": [3, 4, 2]},
+            "topology": {"kind": "layered", "feedforward": True},
+            "integrator": {"dt": "1 ns", "steps": 5}, "run": {"replicas": 2}}
+    path = tmp_path / "ff.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    r = thermochip("simulate", path, "--out", tmp_path / "ff.h5")
+    assert r.returncode == 0, r.stderr
+    assert "9 softspin cells, 20 directed couplers" in r.stdout
+    with h5py.File(tmp_path / "ff.h5") as f:
+        assert f["couplings"].attrs["directed"]
+        mask = f["couplings/mask"][()].astype(bool)
+        assert mask.sum() == 20 and not np.any(mask & mask.T)
 
 
 def test_readme_quick_example_runs():

@@ -180,6 +180,157 @@ def test_eval_only_from_export_reproduces_accuracy(runs, tmp_path, run, fmt):
         assert scores[1].accuracy == f.attrs["test_accuracy"]
 
 
+# -- directed chips: both directions of every coupler -------------------------------------------
+SKEW5 = np.array([[0.0, 0.6, -0.3, 0.0, 0.2], [-0.5, 0.0, 0.4, 0.1, 0.0],
+                  [0.3, 0.2, 0.0, -0.6, 0.5], [0.0, -0.4, 0.3, 0.0, 0.7],
+                  [-0.2, 0.0, 0.1, -0.7, 0.0]])
+DIRECTED_SPECS = {
+    # all-to-all, every device its own code (J_ij != J_ji)
+    "asymmetric": {"cells": {"model": "softspin", "n": 5},
+                   "couplings": {"init": {"kind": "values", "J": SKEW5.tolist()},
+                                 "asymmetric": True}},
+    # layered with feedback, both directions differ; input couplers too
+    "asymmetric_layered": {"cells": {"model": "oim", "layers": [2, 3, 2], "inputs": 4},
+                           "topology": "layered",
+                           "couplings": {"init": {"kind": "values", "J": (
+                               np.random.default_rng(1).uniform(-0.8, 0.8, (7, 7))
+                               * (1 - np.eye(7))).tolist()}, "asymmetric": True}},
+    # feed-forward: forward devices only
+    "feedforward": {"cells": {"model": "softspin", "layers": [2, 3, 2], "inputs": 4},
+                    "topology": {"kind": "layered", "feedforward": True},
+                    "couplings": {"init": {"kind": "random", "std": 0.5}}},
+}
+
+
+@pytest.fixture(scope="module")
+def directed_runs(tmp_path_factory):
+    from thermochip._kernels.jit import get_num_threads, set_num_threads
+    from thermochip.simulate import run_simulation
+
+    saved = get_num_threads()
+    set_num_threads(1)
+    try:
+        d = tmp_path_factory.mktemp("directed")
+        paths = {}
+        for name, spec in DIRECTED_SPECS.items():
+            (d / f"{name}.yaml").write_text(yaml.safe_dump(
+                {**spec, "integrator": {"dt": "1 ns", "steps": 3}, "run": {"replicas": 1}}))
+            paths[name] = d / f"{name}.h5"
+            run_simulation(d / f"{name}.yaml", paths[name])
+    finally:
+        set_num_threads(saved)
+    return paths
+
+
+def _spec_of(results: Path):
+    with h5py.File(results) as f:
+        return load_spec(yaml.safe_load(f["spec"][()].decode()))
+
+
+@pytest.mark.parametrize("fmt", ex.FORMATS)
+@pytest.mark.parametrize("run", list(DIRECTED_SPECS))
+def test_directed_export_import_bit_exact(directed_runs, tmp_path, run, fmt):
+    """Both directions of every device are exported and read back: layered chips as Wk (layer
+    k-1 into layer k) and Wk_back (layer k into k-1; none for feed-forward), others as J with
+    every directed edge; codes_for_chip / write_to_chip give the chip its exact codes."""
+    src = directed_runs[run]
+    ref = results_contents(src)
+    J, mask = ref["J"], ref["mask"]
+    assert np.any(J != J.T)  # the directions really differ
+    out = out_path(tmp_path, fmt)
+    ex.write_export(src, fmt, out)
+    d = ex.load_export(out)
+    assert d["directed"] is True and d["order"] == ex.ORDER_DIRECTED
+    m = d["matrices"]
+    assert (d["layers"] is None) == (run == "asymmetric")
+    if d["layers"] is not None:
+        s = np.cumsum([0] + d["layers"][1:])
+        assert np.array_equal(m["W0"]["codes"], ref["inputs"]) and "J" not in m
+        for k in range(1, len(s) - 1):
+            a, b, c = s[k - 1], s[k], s[k + 1]
+            assert np.array_equal(m[f"W{k}"]["codes"], J[b:c, a:b].T)
+            if run == "feedforward":
+                assert f"W{k}_back" not in m and not mask[a:b, b:c].any()
+            else:
+                assert np.array_equal(m[f"W{k}_back"]["codes"], J[a:b, b:c].T)
+                assert m[f"W{k}_back"]["axes"] == [f"layer{k}", f"layer{k - 1}"]
+    else:
+        assert np.array_equal(m["J"]["codes"], J)
+        assert np.array_equal(m["mask"]["codes"].astype(bool), mask)
+        assert np.array_equal(m["edges"]["codes"], np.argwhere(mask))  # all 20 devices
+    got = ex.codes_for_chip(out)
+    assert got["directed"] and np.array_equal(got["couplings"], J)
+    # loaded into a fresh chip of the same spec: the run's codes exactly
+    spec = _spec_of(src)
+    chip = Chip.from_spec(spec)
+    ex.write_to_chip(chip, got, out)
+    assert np.array_equal(chip.J_codes, J)
+    # a reciprocal chip (one device per pair) refuses them
+    topology = dataclasses.replace(spec.topology, feedforward=False) \
+        if d["layers"] is not None else spec.topology
+    reciprocal = Chip.from_spec(dataclasses.replace(
+        spec, topology=topology,
+        couplings=dataclasses.replace(spec.couplings, asymmetric=False)))
+    with pytest.raises(ThermochipError, match="directed"):
+        ex.write_to_chip(reciprocal, got, out)
+    # and a re-export keeps the direction
+    ex.write_export(out, "json", tmp_path / "again.json")
+    again = ex.codes_for_chip(tmp_path / "again.json")
+    assert again["directed"] and np.array_equal(again["couplings"], J)
+
+
+def test_directed_marker_in_every_format(directed_runs, tmp_path):
+    src = directed_runs["asymmetric_layered"]
+    ex.write_export(src, "c", tmp_path / "x.h")
+    assert "#define TC_DIRECTED 1" in (tmp_path / "x.h").read_text()
+    ex.write_export(src, "hex", tmp_path / "hex")
+    assert "// directed: true" in (tmp_path / "hex" / "W1_back.hex").read_text()
+    assert json.loads((tmp_path / "hex" / ex.MANIFEST).read_text())["directed"] is True
+    ex.write_export(src, "json", tmp_path / "x.json")
+    assert json.loads((tmp_path / "x.json").read_text())["directed"] is True
+    ex.write_export(src, "h5", tmp_path / "x.h5")
+    with h5py.File(tmp_path / "x.h5") as f:
+        assert bool(f.attrs["directed"])
+
+
+@pytest.mark.parametrize("run", ["quickstart", "maxcut"])
+def test_reciprocal_exports_carry_no_directed_key(runs, tmp_path, run):
+    for fmt in ex.FORMATS:
+        out = out_path(tmp_path / fmt, fmt)
+        ex.write_export(runs[run], fmt, out)
+        d = ex.load_export(out)
+        assert d["directed"] is False and d["order"] == ex.ORDER
+        text = "".join(p.read_text(errors="replace") for p in
+                       (sorted(out.iterdir()) if out.is_dir() else [out])
+                       if p.suffix not in (".h5",))
+        if fmt != "h5":
+            assert "directed" not in text.lower(), fmt
+    with h5py.File(out_path(tmp_path / "h5", "h5")) as f:
+        assert "directed" not in f.attrs
+
+
+def test_codes_for_couplers_a_chip_lacks_are_refused(directed_runs):
+    """Layered codes with feedback devices do not load into a feed-forward chip."""
+    spec = _spec_of(directed_runs["feedforward"])
+    codes = ex.codes_for_chip(directed_runs["asymmetric_layered"])
+    codes["input_codes"] = Chip.from_spec(spec).input_codes
+    with pytest.raises(ThermochipError, match="topology does not have"):
+        ex.write_to_chip(Chip.from_spec(spec), codes, "x")
+
+
+def test_reciprocal_results_with_directed_codes_are_refused(runs, tmp_path):
+    path = tmp_path / "odd.h5"
+    shutil.copy(runs["maxcut"], path)
+    with h5py.File(path, "r+") as f:
+        codes = f["couplings/codes"]
+        i, j = np.argwhere(f["couplings/mask"][()])[0]
+        c = codes[()]
+        c[i, j] += 1
+        codes[...] = c
+    with pytest.raises(ThermochipError, match="not symmetric"):
+        ex.write_export(path, "json", tmp_path / "odd.json")
+
+
 # -- hex: $readmemh words, two's complement ------------------------------------------------------
 @pytest.mark.parametrize("bits,code,word", [
     (8, 0, "00"), (8, 1, "01"), (8, -1, "ff"), (8, 127, "7f"), (8, -127, "81"),

@@ -171,6 +171,155 @@ def test_write_noise_std():
 
 
 # ---------------------------------------------------------------------------------------------
+# directed couplers: couplings.asymmetric and topology.feedforward
+
+
+def layer_of(sizes: list[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(sizes)), sizes)
+
+
+def test_feedforward_mask_has_only_layer_k_into_k_plus_1():
+    """mask[i, j]: a device carries cell j into cell i. Feed-forward on layers [3, 4, 2]: only
+    i in layer k+1, j in layer k (3*4 + 4*2 = 20 devices); the reciprocal chip has those and
+    their mirrors. Couplings exist exactly on the mask."""
+    sizes = [3, 4, 2]
+
+    def chip(feedforward):
+        return make_chip({"cells": {"model": "softspin", "layers": sizes},
+                          "topology": {"kind": "layered", "feedforward": feedforward},
+                          "couplings": {"init": {"kind": "random", "std": 0.5},
+                                        "dac": {"bits": 16}},
+                          "integrator": {"dt": "1 ns", "steps": 1}})
+    ff, rec = chip(True), chip(False)
+    layer = layer_of(sizes)
+    want = layer[:, None] == layer[None, :] + 1
+    np.testing.assert_array_equal(ff.mask, want)
+    np.testing.assert_array_equal(rec.mask, want | want.T)
+    assert ff.directed and not rec.directed
+    assert ff.n_couplers == 20 and rec.n_couplers == 20 and int(rec.mask.sum()) == 40
+    assert np.all(ff.J[~want] == 0) and np.all(ff.J_codes[~want] == 0)
+    assert np.all(ff.J[want] != 0)  # std 0.5 at 16 bits: no coupler rounds to zero
+    # the engine's dense blocks: only the forward ones (rows in layer k+1, columns in layer k)
+    assert ff.coupling_blocks() == [(3, 7, 0, 3), (7, 9, 3, 7)]
+    covered = np.zeros_like(want)
+    for r0, r1, c0, c1 in rec.coupling_blocks():
+        covered[r0:r1, c0:c1] = True
+    assert np.all(covered[rec.mask])
+
+
+ASYM_SPEC = {
+    "cells": {"model": "oim", "preset": "gower2025", "n": 6},
+    "couplings": {"init": {"kind": "random", "std": 0.4}, "dac": {"bits": 8}},
+    "noise": {"mismatch": {"cell_gain": 0.05, "cell_offset": 0.02, "coupler_gain": 0.1,
+                           "coupler_offset": 0.01}},
+    "delays": {"interconnect": "20 ps", "interconnect_jitter": "10 ps",
+               "loop_latency": "4 ns", "latency_jitter": "2 ns", "bins": 64},
+    "integrator": {"dt": "1 ns", "steps": 1},
+    "run": {"seed": 11},
+}
+
+
+def asym_chip(asymmetric: bool, **couplings) -> Chip:
+    spec = {**ASYM_SPEC, "couplings": {**ASYM_SPEC["couplings"], **couplings,
+                                       "asymmetric": asymmetric}}
+    return make_chip(spec)
+
+
+def test_asymmetric_chip_has_independent_devices_with_equal_initial_codes():
+    """couplings.asymmetric: random init writes one value per pair to both devices (equal codes
+    with nearest rounding), but each direction draws its own gain / offset mismatch and delay
+    jitter, so J, alpha and the latencies are not symmetric. The draws use the same numbers as
+    the reciprocal chip's, so the upper triangles and the per-cell mismatch agree with it."""
+    a, r = asym_chip(True), asym_chip(False)
+    assert a.directed and not r.directed
+    off = ~np.eye(a.n, dtype=bool)
+    np.testing.assert_array_equal(a.mask, off)
+    np.testing.assert_array_equal(a.J_codes, a.J_codes.T)       # one value per pair ...
+    np.testing.assert_array_equal(a.J_codes, r.J_codes)
+    for name in ("coupler_gain", "coupler_offset", "J", "alpha"):  # ... on two devices
+        m = getattr(a, name)
+        assert np.all(m[off] != m.T[off]), name
+        np.testing.assert_array_equal(getattr(r, name), getattr(r, name).T, err_msg=name)
+        iu = np.triu_indices(a.n, 1)
+        np.testing.assert_array_equal(m[iu], getattr(r, name)[iu], err_msg=name)
+    lat = a.latency_steps[a.latency_bin]
+    assert np.any(lat[off] != lat.T[off])
+    np.testing.assert_array_equal(a.gain, r.gain)
+    np.testing.assert_array_equal(a.offset, r.offset)
+    assert a.n_couplers == 30 and r.n_couplers == 15
+
+
+def test_asymmetric_write_noise_and_stochastic_rounding_per_device():
+    """Write noise and stochastic rounding act per device on a directed chip: after a write
+    with noise the analog J is not symmetric (it is on a reciprocal chip)."""
+    lsb = dac.lsb(8, 1.0)
+    kw = {"init": {"kind": "constant", "value": 20.5 * lsb},
+          "dac": {"bits": 8, "full_scale": 1.0, "write_noise": 0.3, "rounding": "stochastic"}}
+    spec = {**ASYM_SPEC, "noise": {}, "delays": {}}
+    a = make_chip({**spec, "couplings": {**kw, "asymmetric": True}})
+    r = make_chip({**spec, "couplings": {**kw, "asymmetric": False}})
+    off = ~np.eye(a.n, dtype=bool)
+    assert set(np.unique(a.J_codes[off])) == {20, 21}
+    assert np.any(a.J_codes != a.J_codes.T)                       # rounded per device
+    np.testing.assert_array_equal(r.J_codes, r.J_codes.T)
+    assert np.all(a.J[off] != a.J.T[off])                         # written per device
+    np.testing.assert_array_equal(r.J, r.J.T)
+    a.write_couplings(np.full((a.n, a.n), 7) * off)
+    assert np.all(a.J[off] != a.J.T[off])
+
+
+def test_asymmetric_values_init_keeps_both_directions():
+    """A non-symmetric `values` matrix: J[i][j] (cell j into cell i) becomes the code of the
+    device from j into i, independently of J[j][i]."""
+    N, bits, fs = 4, 8, 1.0
+    rng = np.random.default_rng(5)
+    target = rng.uniform(-0.9, 0.9, (N, N))
+    np.fill_diagonal(target, 0.0)
+    chip = make_chip({"cells": {"model": "softspin", "n": N},
+                      "couplings": {"init": {"kind": "values", "J": target.tolist()},
+                                    "dac": {"bits": bits, "full_scale": fs},
+                                    "asymmetric": True},
+                      "integrator": {"dt": "1 ns", "steps": 1}})
+    want = np.rint(target / dac.lsb(bits, fs))
+    np.testing.assert_array_equal(chip.J_codes, want)
+    assert np.any(want != want.T)
+    np.testing.assert_array_equal(chip.J, want * dac.lsb(bits, fs))
+
+
+def test_reciprocal_chip_draws_unchanged():
+    """A reciprocal chip is what it was before directed couplers existed: recompute its
+    couplings from the chip stream, draw by draw (random init, then nearest rounding of the
+    upper triangle, coupler gain, coupler offset, cell gain, cell offset, write noise), one
+    draw per pair."""
+    from thermochip.chip import chip_stream
+
+    N, bits, fs, std, cg, co, w = 7, 6, 1.0, 0.3, 0.1, 0.02, 0.4
+    chip = make_chip({"cells": {"model": "softspin", "n": N},
+                      "couplings": {"init": {"kind": "random", "std": std},
+                                    "dac": {"bits": bits, "full_scale": fs, "write_noise": w}},
+                      "noise": {"mismatch": {"cell_gain": 0.05, "cell_offset": 0.02,
+                                             "coupler_gain": cg, "coupler_offset": co}},
+                      "integrator": {"dt": "1 ns", "steps": 1}, "run": {"seed": 21}})
+    rng = chip_stream(21)
+
+    def sym(a):
+        a = np.triu(a, 1)
+        return a + a.T
+
+    lsb, L = dac.lsb(bits, fs), dac.levels(bits)
+    target = sym(rng.standard_normal((N, N)) * std)
+    codes = sym(np.clip(np.rint(target / lsb), -L, L))
+    gain = 1.0 + cg * sym(rng.standard_normal((N, N)))
+    offset = co * fs * sym(rng.standard_normal((N, N)))
+    rng.standard_normal(N), rng.standard_normal(N)          # cell gain and offset
+    written = sym(codes * lsb + w * lsb * rng.standard_normal((N, N)))
+    np.testing.assert_array_equal(chip.J_codes, codes)
+    np.testing.assert_allclose(chip.J, np.where(~np.eye(N, dtype=bool),
+                                                written * gain + offset, 0.0),
+                               rtol=0, atol=1e-15)
+
+
+# ---------------------------------------------------------------------------------------------
 # ADC model
 
 

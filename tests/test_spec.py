@@ -336,6 +336,79 @@ def test_cross_section_checks_get_line_numbers(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
+# directed couplers: couplings.asymmetric, topology.feedforward
+
+SOFTSPIN4 = {"cells": {"model": "softspin", "n": 4}, "integrator": {"dt": "1 ns", "steps": 10}}
+SKEW = [[0, 0.5, 0, 0], [-0.2, 0, 0.1, 0], [0, 0.3, 0, 0.4], [0.1, 0, -0.4, 0]]
+
+
+def test_directed_fields_default_false_and_load():
+    spec = load_spec(MINIMAL)
+    assert spec.couplings.asymmetric is False
+    layered = load_spec({"cells": {"model": "oim", "layers": [2, 2]}, "topology": "layered",
+                         "integrator": {"dt": "1 ns", "steps": 10}})
+    assert layered.topology.feedforward is False
+    ff = load_spec({"cells": {"model": "oim", "layers": [2, 2]},
+                    "topology": {"kind": "layered", "feedforward": True},
+                    "couplings": {"asymmetric": True},
+                    "integrator": {"dt": "1 ns", "steps": 10}})
+    assert ff.topology.feedforward is True and ff.couplings.asymmetric is True
+    assert load_spec(yaml.safe_load(dump_spec(ff))) == ff
+    schema = json_schema()["$defs"]
+    assert schema["CouplingsSpec"]["properties"]["asymmetric"]["type"] == "boolean"
+    assert schema["Layered"]["properties"]["feedforward"]["default"] is False
+    for bad, path in [({"couplings": {"asymmetric": 1}}, "couplings.asymmetric"),
+                      ({"cells": {"model": "oim", "layers": [2, 2]}, "topology":
+                        {"kind": "layered", "feedforward": "yes"}}, "topology.feedforward")]:
+        with pytest.raises(SpecError) as info:
+            load_spec({**MINIMAL, **bad})
+        assert "true or false" in dict(info.value.problems)[path]
+    with pytest.raises(SpecError) as info:  # only the layered topology has it
+        load_spec({**MINIMAL, "topology": {"kind": "all_to_all", "feedforward": True}})
+    assert "topology.feedforward" in dict(info.value.problems)
+
+
+def test_values_init_may_be_non_symmetric_only_on_directed_chips():
+    values = {"init": {"kind": "values", "J": SKEW}}
+    with pytest.raises(SpecError) as info:
+        load_spec({**SOFTSPIN4, "couplings": values})
+    assert info.value.problems == [("couplings.init.J", "must be symmetric with a zero diagonal "
+                                    "(or set couplings.asymmetric: true for directed couplers)")]
+    spec = load_spec({**SOFTSPIN4, "couplings": {**values, "asymmetric": True}})
+    assert spec.couplings.init.J == SKEW
+    diag = [row[:] for row in SKEW]
+    diag[2][2] = 1.0
+    with pytest.raises(SpecError) as info:
+        load_spec({**SOFTSPIN4, "couplings": {"init": {"kind": "values", "J": diag},
+                                              "asymmetric": True}})
+    assert info.value.problems == [("couplings.init.J", "must have a zero diagonal")]
+
+
+OM_DIGITS = {"cells": {"model": "softspin", "preset": "linear_ou", "n": 64},
+             "integrator": {"dt": "50 ps", "steps": 22},
+             "adc": {"bits": 8, "full_scale": 1.5, "mode": "value", "sample_rate": "10 GHz"},
+             "data": {"dataset": "digits"}, "learner": {"rule": "om"}}
+
+
+def test_om_learner_refuses_directed_chips():
+    assert load_spec(OM_DIGITS).learner.rule == "om"  # valid when reciprocal
+    with pytest.raises(SpecError) as info:
+        load_spec({**OM_DIGITS, "couplings": {"asymmetric": True}})
+    assert info.value.problems == [
+        ("couplings.asymmetric", "learner rule om fits one coupling per reciprocal pair "
+                                 "(J_ij = J_ji) and needs reciprocal couplers; set "
+                                 "couplings.asymmetric: false")]
+    # feed-forward: named by its own path (and OM's need for one cell per pixel, not layered)
+    ff = {**OM_DIGITS, "cells": {"model": "softspin", "layers": [60, 4]},
+          "topology": {"kind": "layered", "feedforward": True}}
+    with pytest.raises(SpecError) as info:
+        load_spec(ff)
+    problems = dict(info.value.problems)
+    assert problems["topology.feedforward"].endswith("set topology.feedforward: false")
+    assert "cells" in problems
+
+
+# ---------------------------------------------------------------------------------------------
 # files and the command line
 
 GOOD_YAML = """\

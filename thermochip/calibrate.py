@@ -31,7 +31,9 @@ samples (outside the ADC range) are counted; they break the model and should be 
 
 Not modelled (they bias the estimate; the report says which are present): per-cell gain
 mismatch (``cell_gain`` scales the whole drift and the noise of a cell), 1/f flicker noise,
-ADC input noise beyond quantisation, loop latency and interconnect delay (rejected).
+ADC input noise beyond quantisation, loop latency and interconnect delay (rejected), and
+directed couplers (``couplings.asymmetric``, ``topology.feedforward``: rejected; the model
+has one parameter per reciprocal pair).
 """
 
 from __future__ import annotations
@@ -182,6 +184,12 @@ def _check(chip: Chip) -> list[str]:
     if spec.adc is None:
         raise IncompatibleModelError("calibrate reads the cells through the ADC: add an adc "
                                      "section")
+    if chip.directed:
+        from thermochip.checks import directed_where
+        where = directed_where(spec)
+        raise IncompatibleModelError(f"{where}: calibrate fits one coupling per reciprocal pair "
+                                     f"(J_ij = J_ji) and needs reciprocal couplers; set "
+                                     f"{where}: false")
     if round(spec.adc.window / spec.integrator.dt) > 1:
         raise IncompatibleModelError("calibrate needs point samples: set adc.window to 0 (one "
                                      "step)")

@@ -20,7 +20,7 @@ def _choices(value: str, choices: list[str]) -> str:
 
 
 def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[str, str]]:
-    from thermochip.chip import read_edges, read_matrix, resolve_path
+    from thermochip.chip import is_directed, read_edges, read_matrix, resolve_path
     from thermochip.spec_io import build_dataclass
 
     out: list[tuple[str, str]] = []
@@ -99,8 +99,12 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         else:
             if J.shape != (n, n):
                 out.append((where, f"must be {n} x {n}; got {' x '.join(map(str, J.shape))}"))
+            elif is_directed(spec):  # each direction is its own device: any J_ij, J_ji
+                if np.any(np.diag(J) != 0):
+                    out.append((where, "must have a zero diagonal"))
             elif not np.allclose(J, J.T) or np.any(np.diag(J) != 0):
-                out.append((where, "must be symmetric with a zero diagonal"))
+                out.append((where, "must be symmetric with a zero diagonal (or set "
+                                   "couplings.asymmetric: true for directed couplers)"))
 
     # -- fields
     names = [f for f in model.field_names if f is not None]
@@ -166,7 +170,23 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
-    return out + _learner_problems(spec, model, layered, n)
+    return out + _directed_problems(spec) + _learner_problems(spec, model, layered, n)
+
+
+def directed_where(spec: ChipSpec) -> str:
+    """The YAML path that makes a chip directed (for messages)."""
+    return "couplings.asymmetric" if spec.couplings.asymmetric else "topology.feedforward"
+
+
+def _directed_problems(spec: ChipSpec) -> list[tuple[str, str]]:
+    """What cannot yet run on a directed chip (one device per direction)."""
+    from thermochip.chip import is_directed
+
+    if not is_directed(spec) or getattr(spec.learner, "rule", None) != "om":
+        return []
+    where = directed_where(spec)
+    return [(where, f"learner rule om fits one coupling per reciprocal pair (J_ij = J_ji) and "
+                    f"needs reciprocal couplers; set {where}: false")]
 
 
 #: Pixels and classes of the data sets (all have 10 classes).
@@ -181,7 +201,10 @@ def _learner_problems(spec: ChipSpec, model, layered: bool, n: int) -> list[tupl
         return []
     pixels, classes = DATA_SHAPES[data.dataset]
     out = []
-    if learner.rule == "ep":
+    if learner.rule in ("asymep", "dyadic") and learner.estimator == "one_sided":
+        out.append(("learner.estimator", f"{learner.rule} nudges with +beta and -beta; "
+                                         f"one_sided is for rule ep"))
+    if learner.rule != "om":
         if not layered or spec.cells.inputs != pixels:
             out.append(("cells.inputs", f"EP on {data.dataset} needs a layered chip with "
                                         f"inputs: {pixels}"))

@@ -2,6 +2,13 @@
 are drawn here, once per chip, from the chip's own random stream; nothing here has dynamics.
 
 Time is made dimensionless here, once: t~ = rate * t with the cell model's ``rate``.
+
+Couplings: ``J[i, j]`` is the coupling from cell j into cell i (cell i's coupling field is
+``sum_j J[i, j] ch(x_j)``) and ``mask[i, j]`` says that a device carries cell j into cell i.
+On a reciprocal chip (the default) one device serves both directions of a pair, so codes,
+mismatch, write noise and delays are drawn once per pair and every (cell, cell) array is
+symmetric. On a directed chip (``couplings.asymmetric`` or a feed-forward layered topology,
+see :func:`is_directed`) each direction is its own device with its own draws.
 """
 
 from __future__ import annotations
@@ -72,8 +79,17 @@ def read_matrix(path: Path) -> np.ndarray:
     return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
 
 
+def is_directed(spec: ChipSpec) -> bool:
+    """Whether each direction of a coupler is its own device: ``couplings.asymmetric``, or a
+    feed-forward layered topology (whose couplers carry one direction only)."""
+    return bool(spec.couplings.asymmetric
+                or (isinstance(spec.topology, Layered) and spec.topology.feedforward))
+
+
 def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
-    """(cell, cell) bool: which couplers exist (symmetric, no diagonal)."""
+    """(cell, cell) bool: ``mask[i, j]`` when a device carries cell j into cell i; no
+    diagonal. Symmetric except for feed-forward layered chips (only layer k into layer k+1:
+    rows in layer k+1, columns in layer k)."""
     n = n_cells(spec)
     topo = spec.topology
     if isinstance(topo, Layered):
@@ -81,7 +97,7 @@ def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
         starts = np.cumsum([0] + list(spec.cells.layers))
         for a, b, c in zip(starts[:-2], starts[1:-1], starts[2:]):
             mask[a:b, b:c] = True
-        return mask | mask.T
+        return mask.T.copy() if topo.feedforward else mask | mask.T
     if isinstance(topo, Sparse):
         mask = np.zeros((n, n), dtype=bool)
         e = read_edges(topo, base_dir)
@@ -93,7 +109,9 @@ def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
 
 def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
                       rng: np.random.Generator) -> np.ndarray:
-    """Target coupling values (before the DAC), symmetric, zero off the topology."""
+    """Target coupling values (before the DAC), zero off the topology. Random, constant and
+    edge inits give one value per pair (symmetric before masking); ``values`` / ``file`` may
+    be non-symmetric (directed chips only, see :mod:`thermochip.checks`)."""
     init = spec.couplings.init
     n = mask.shape[0]
     if isinstance(init, RandomInit):
@@ -135,16 +153,32 @@ def symmetric_draw(rng: np.random.Generator, n: int) -> np.ndarray:
     return a + a.T
 
 
+def directed_draw(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A standard-normal matrix with zero diagonal: one draw per direction (one device per
+    direction). It uses the same numbers as :func:`symmetric_draw`, so the upper triangle
+    equals the reciprocal chip's and later draws stay aligned."""
+    a = rng.standard_normal((n, n))
+    np.fill_diagonal(a, 0.0)
+    return a
+
+
+def coupler_draw(rng: np.random.Generator, n: int, directed: bool) -> np.ndarray:
+    """One standard normal per coupler device: per direction if ``directed``, else per pair."""
+    return directed_draw(rng, n) if directed else symmetric_draw(rng, n)
+
+
 @dataclass
 class Chip:
     """A chip as arrays. Axes: ``cell`` (N), ``bin`` (delay lines). Couplings live as DAC codes;
-    ``J`` is what the analog couplers actually apply (codes x LSB, write noise, mismatch)."""
+    ``J`` is what the analog couplers actually apply (codes x LSB, write noise, mismatch).
+    Every (cell, cell) array is indexed [receiving cell i, sending cell j]; it is symmetric
+    unless the chip is :attr:`directed`."""
 
     spec: ChipSpec
     model: CellModel
     params: object
     base_dir: Path | None
-    mask: np.ndarray                      # (cell, cell) bool
+    mask: np.ndarray                      # (cell, cell) bool: a device carries j into i
     J_codes: np.ndarray                   # (cell, cell) int32
     field_codes: np.ndarray               # (2, cell) int32
     coupler_gain: np.ndarray              # (cell, cell) 1 + relative mismatch
@@ -181,6 +215,18 @@ class Chip:
     def n(self) -> int:
         return self.mask.shape[0]
 
+    @property
+    def directed(self) -> bool:
+        """Each direction of a coupler is its own device (``couplings.asymmetric`` or a
+        feed-forward topology): J_ij and J_ji are independent."""
+        return is_directed(self.spec)
+
+    @property
+    def n_couplers(self) -> int:
+        """Coupler devices: one per direction on a directed chip, else one per pair."""
+        count = int(self.mask.sum())
+        return count if self.directed else count // 2
+
     # -- noise ---------------------------------------------------------------------------------
     @property
     def noise_std(self) -> np.ndarray:
@@ -205,10 +251,12 @@ class Chip:
 
     # -- couplings -----------------------------------------------------------------------------
     def write_couplings(self, codes: np.ndarray) -> None:
-        """Load new coupling codes: the analog J is recomputed with write noise and mismatch."""
+        """Load new coupling codes: the analog J is recomputed with write noise and mismatch
+        (one write error per device: per pair on a reciprocal chip, per direction on a
+        directed one)."""
         d = self.spec.couplings.dac
         written = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
-        if d.write_noise > 0:  # one device per pair: keep the analog matrix symmetric
+        if d.write_noise > 0 and not self.directed:  # one device per pair: keep J symmetric
             written = np.triu(written, 1) + np.triu(written, 1).T
         self.J_codes = np.asarray(codes, dtype=np.int32)
         self.J = np.where(self.mask, written * self.coupler_gain + self.coupler_offset, 0.0)
@@ -232,13 +280,17 @@ class Chip:
 
     def coupling_blocks(self) -> list[tuple[int, int, int, int]]:
         """Dense blocks (r0, r1, c0, c1) that hold every coupler: one block for all-to-all and
-        sparse chips; the blocks between adjacent layers (both directions) for layered ones."""
-        if not isinstance(self.spec.topology, Layered):
+        sparse chips; the blocks between adjacent layers (both directions; feed-forward chips
+        only the block from layer k into layer k+1) for layered ones."""
+        topo = self.spec.topology
+        if not isinstance(topo, Layered):
             return [(0, self.n, 0, self.n)]
         s = np.cumsum([0] + list(self.spec.cells.layers))
         blocks = []
         for a, b, c in zip(s[:-2], s[1:-1], s[2:]):
-            blocks += [(int(a), int(b), int(b), int(c)), (int(b), int(c), int(a), int(b))]
+            if not topo.feedforward:
+                blocks.append((int(a), int(b), int(b), int(c)))
+            blocks.append((int(b), int(c), int(a), int(b)))
         return blocks
 
     def delay_matrices(self) -> tuple[np.ndarray, np.ndarray]:
@@ -264,12 +316,18 @@ class Chip:
         n = mask.shape[0]
         mm = spec.noise.mismatch
 
+        directed = is_directed(spec)
+
         target = initial_couplings(spec, mask, base_dir, rng)
         d = spec.couplings.dac
-        codes, clipped = dac.to_codes(np.triu(target, 1), d.bits, d.full_scale, d.rounding, rng)
-        codes = codes + codes.T  # round each pair once: one device per coupler
-        coupler_gain = 1.0 + mm.coupler_gain * symmetric_draw(rng, n)
-        coupler_offset = mm.coupler_offset * d.full_scale * symmetric_draw(rng, n)
+        if directed:  # round every device's value: one device per direction
+            codes, clipped = dac.to_codes(target, d.bits, d.full_scale, d.rounding, rng)
+        else:
+            codes, clipped = dac.to_codes(np.triu(target, 1), d.bits, d.full_scale,
+                                          d.rounding, rng)
+            codes = codes + codes.T  # round each pair once: one device per coupler
+        coupler_gain = 1.0 + mm.coupler_gain * coupler_draw(rng, n, directed)
+        coupler_offset = mm.coupler_offset * d.full_scale * coupler_draw(rng, n, directed)
 
         fvals = np.zeros((2, n))
         for k, name in enumerate(model.field_names):
@@ -299,9 +357,10 @@ class Chip:
 
         dl = spec.delays
         f0 = getattr(params, "f0", 0.0) if model.carrier else 0.0
-        tau = dl.interconnect + dl.interconnect_jitter * symmetric_draw(rng, n)
+        tau = dl.interconnect + dl.interconnect_jitter * coupler_draw(rng, n, directed)
         chip.alpha = np.where(mask, TWO_PI * f0 * tau, 0.0)
-        lat = np.maximum(dl.loop_latency + dl.latency_jitter * symmetric_draw(rng, n), 0.0)
+        lat = np.maximum(dl.loop_latency + dl.latency_jitter * coupler_draw(rng, n, directed),
+                         0.0)
         lat_steps = np.rint(lat / spec.integrator.dt).astype(np.int64)
         chip.latency_steps, chip.latency_bin = _delay_bins(lat_steps, mask, dl.bins)
         return chip

@@ -56,6 +56,20 @@ def adc_plan(chip: Chip, n_steps: int) -> AdcPlan | None:
                    n_readouts=chip.model.readouts[mode][1])
 
 
+@dataclass(frozen=True)
+class Correction:
+    """The adjoint drive of AsymEP / Dyadic EP (Scurria et al. 2026, seed 002): each cell gets
+    ``c = -2 A(r) (x - r)`` added to its drift, A the antisymmetric part of the coupling
+    Jacobian at the reference state r. Built from the chip's own couplers (codes, mismatch,
+    carrier phase offsets: see :func:`adjoint_matrices`), and local: the term between cells i
+    and j needs only those two cells' states and their coupler. The reference is ``ref``
+    (replica, cell), a state held per replica (AsymEP: the free state), or with ``twins`` the
+    live midpoint of replicas b and b + B/2 (Dyadic EP's doubled state)."""
+
+    ref: np.ndarray | None = None
+    twins: bool = False
+
+
 @dataclass
 class SimResult:
     """What a simulation returns. Axes: replica (B), cell (N), sample (S), readout (R)."""
@@ -135,14 +149,21 @@ class Engine:
         """Re-read the chip's analog couplings, fields and cell parameters."""
         chip, dtype = self.chip, self.dtype
         Jc, Js = chip.delay_matrices()
-        self.J_energy = Jc.sum(axis=0)
+        # the energy of the reciprocal part (the whole energy of a reciprocal chip)
+        self.J_energy = 0.5 * (Jc.sum(axis=0) + Jc.sum(axis=0).T)
         self.n_slots = int(chip.latency_steps.max()) + 1
+        pairs, Q = adjoint_matrices(chip.model, Jc, Js)
+        self.reciprocal = len(pairs) == 0
+        """No coupling term breaks reciprocity: the coupling Jacobian is symmetric (A = 0)."""
         if self.batched:
             self.couplings = pack_blocks(chip, Jc, Js, dtype)
+            qblocks, Qflat = pack_adjoint(chip, Q, dtype)
+            self.adjoint = (qblocks, pairs, Qflat)
         else:
             self.couplings = (chip.latency_steps.astype(np.int64),
                               np.ascontiguousarray(Jc.transpose(0, 2, 1), dtype=dtype),
                               np.ascontiguousarray(Js.transpose(0, 2, 1), dtype=dtype))
+            self.adjoint = (pairs, np.ascontiguousarray(Q.transpose(0, 2, 1), dtype=dtype))
         self.gain, self.offset = chip.gain.astype(dtype), chip.offset.astype(dtype)
         self.noise_std = chip.noise_std.astype(dtype)
 
@@ -198,18 +219,20 @@ class Engine:
         return drift
 
     def run(self, steps: int | None = None, *, x0: np.ndarray | None = None,
-            h_ext: np.ndarray | None = None, field_delta: np.ndarray | None = None,
-            noise: np.ndarray | None = None, sample_steps: np.ndarray | None = None,
-            energy_every: int | None = None, progress: bool = False) -> SimResult:
+            h_ext: np.ndarray | None = None, noise: np.ndarray | None = None, sample_steps: np.ndarray | None = None,
+            energy_every: int | None = None, progress: bool = False,
+            correction: Correction | None = None) -> SimResult:
         """Advance all replicas by ``steps`` (default: the spec's).
 
         x0: (replica, cell) initial state (default: drawn per the spec). h_ext: (replica, cell)
-        field added to field 0 (inputs, nudges). field_delta: (2, cell) added to the fields (an
-        analog nudge, not a DAC write). noise: (replica, step, cell) injected standard normals in
-        place of the streams (tests). sample_steps: state indices (1..steps) the ADC samples at,
-        in place of the spec's schedule. Energies are recorded at t = 0, every
+        or (cell,) field added to field 0 (inputs, nudges), or (2, replica, cell) added to both
+        fields (analog drives, not DAC writes). noise: (replica, step, cell) injected standard
+        normals in place of the streams (tests). sample_steps: state indices (1..steps) the
+        ADC samples at, in place of the spec's schedule. Energies are recorded at t = 0, every
         ``energy_every`` steps and at the end; ``energy_every=0`` records none (a learner's
-        short phases need no energies, and each record costs a matrix product).
+        short phases need no energies, and each record costs a matrix product). correction:
+        the AsymEP / Dyadic EP adjoint drive (:class:`Correction`); nothing on a reciprocal
+        chip, whose A is zero.
         """
         chip, spec, model, dtype = self.chip, self.chip.spec, self.chip.model, self.dtype
         B, N, batched = self.B, chip.n, self.batched
@@ -221,9 +244,13 @@ class Engine:
         # wrong shapes would make the kernels read past their arrays: refuse them here
         _check_shape("x0", x0, (B, N))
         _check_shape("noise", noise, (B, n_steps, N))
-        if h_ext is not None and np.shape(h_ext) not in ((B, N), (N,)):
-            raise ValueError(f"h_ext must have shape {(B, N)} or {(N,)}; got {np.shape(h_ext)}")
-        _check_shape("field_delta", field_delta, (2, N))
+        if h_ext is not None and np.shape(h_ext) not in ((B, N), (N,), (2, B, N)):
+            raise ValueError(f"h_ext must have shape {(B, N)}, {(N,)} or {(2, B, N)}; got "
+                             f"{np.shape(h_ext)}")
+        if correction is not None and correction.twins and B % 2:
+            raise ValueError(f"twin replicas need an even replica count; got {B}")
+        if correction is not None and not correction.twins:
+            _check_shape("correction.ref", correction.ref, (B, N))
         # a copy: the kernels update the state in place, and x0 is the caller's
         x = np.array(self.initial_state() if x0 is None else x0, dtype=dtype, order="C")
         if batched:
@@ -231,14 +258,29 @@ class Engine:
         p = self.p
         hist = np.empty((self.n_slots, model.n_channels) + x.shape, dtype=dtype)
         hist[:] = model.channels(p, x)[None]  # constant history before t = 0
-        fields64 = chip.fields if field_delta is None else chip.fields + field_delta
-        fields = np.ascontiguousarray(fields64, dtype=dtype)
+        fields = np.ascontiguousarray(chip.fields, dtype=dtype)
         if h_ext is None:
-            hx = np.zeros((0, 0), dtype=dtype)
+            ext = np.zeros((2, 1, N))
+            hx = np.zeros((0, 0, 0), dtype=dtype)
         else:
-            hx = np.broadcast_to(h_ext, (B, N))
-            hx = np.ascontiguousarray(hx.T if batched else hx, dtype=dtype)
+            ext = np.zeros((2, B, N))
+            if np.ndim(h_ext) == 3:
+                ext[:] = h_ext
+            else:
+                ext[0] = h_ext
+            hx = np.ascontiguousarray(ext.transpose(0, 2, 1) if batched else ext, dtype=dtype)
         dt = dtype(chip.dt)
+        if correction is None:  # an empty pair list switches the correction off
+            adjoint = tuple(a[:0] for a in self.adjoint)
+            xref, twin = np.zeros((0, 0), dtype=dtype), 0
+        else:
+            adjoint = self.adjoint
+            twin = B // 2 if correction.twins else 0
+            xref = (np.zeros((0, 0)) if correction.twins else
+                    np.mod(correction.ref, model.periodic) if model.periodic else correction.ref)
+            xref = np.ascontiguousarray(xref.T if batched and not correction.twins else xref,
+                                        dtype=dtype)
+        geometry = (twin, dtype(model.periodic or 0.0), dtype(0.5))
 
         plan = adc_plan(chip, n_steps)
         if plan is not None and sample_steps is not None:
@@ -258,16 +300,16 @@ class Engine:
             return x.T if batched else x
 
         def energy():
-            f0 = fields64[0] if h_ext is None else fields64[0] + h_ext
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                return model.energy(self.p64, state(), self.J_energy, f0, fields64[1])
+                return model.energy(self.p64, state(), self.J_energy, chip.fields[0] + ext[0],
+                                    chip.fields[1] + ext[1])
 
         rec_steps, energies = ([0], [energy()]) if record else ([], [])
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
         # A zero-step call compiles (or loads from the cache) before the clock starts.
         step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
                 self.noise_std, dt, np.zeros((B, 0, N), dtype=dtype), no_drift,
-                adc_steps, win, mode, adc_buf, cursor, status)
+                adc_steps, win, mode, adc_buf, cursor, status, *adjoint, xref, *geometry)
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
         t0 = time.perf_counter()
         k = 0
@@ -280,7 +322,7 @@ class Engine:
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
             rc = step_fn(p, x, hist, k, *self.couplings, fields, hx, self.gain, self.offset,
                          self.noise_std, dt, block, drift, adc_steps, win, mode, adc_buf,
-                         cursor, status)
+                         cursor, status, *adjoint, xref, *geometry)
             if rc:
                 bar.close()
                 raise NumericalError(f"non-finite state at step {status[0]} (t = "
@@ -347,6 +389,50 @@ def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = Non
     engine = Engine(chip, replicas=replicas, seed=seed, layout=layout)
     return engine.run(steps, x0=x0, h_ext=h_ext, noise=noise, energy_every=energy_every,
                       progress=progress)
+
+
+def adjoint_matrices(model, Jc: np.ndarray, Js: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The channel pairs (k, l) (pair, 2) and matrices Q^{kl} (pair, cell, cell) of the adjoint
+    correction, non-zero ones only (none on a reciprocal chip).
+
+    The coupling force is ``f_i = -pair_sign sum_kl ch'_k(x_i) sum_j M^{kl}_ij ch_l(x_j)``
+    with M^{kk} = J cos(alpha), and for carriers M^{01} = J sin(alpha) = -M^{10} (the
+    kernels' quadrature part); summed over delay lines, since a latency does not change a fixed
+    point's Jacobian. Then ``-2 A_ij = -pair_sign sum_kl ch'_k(x_i) Q^{kl}_ij ch'_l(x_j)`` with
+    ``Q^{kl} = M^{lk}.T - M^{kl}``, so the kernels evaluate the correction as a coupling force
+    with fields ``H_k = sum_l Q^{kl} (ch'_l(r) (x - r))``."""
+    nc = model.n_channels
+    C = Jc.sum(axis=0)
+    S = Js.sum(axis=0) if len(Js) else np.zeros_like(C)
+    M = {(k, k): C for k in range(nc)}
+    if nc == 2:
+        M[0, 1], M[1, 0] = S, -S
+    pairs, Q = [], []
+    for k in range(nc):
+        for l in range(nc):
+            q = M[l, k].T - M[k, l]
+            if np.any(q):
+                pairs.append((k, l))
+                Q.append(q)
+    n = C.shape[0]
+    return (np.array(pairs, dtype=np.int64).reshape(-1, 2),
+            np.array(Q, dtype=np.float64).reshape(-1, n, n))
+
+
+def pack_adjoint(chip: Chip, Q: np.ndarray, dtype):
+    """The batched kernel's correction matrices: (block, 5) table [r0, r1, c0, c1, offset] of
+    the chip's coupling blocks and their mirrors (Q has the transpose's entries too: a
+    feed-forward chip's correction runs backwards) and, per channel pair, the flat row-major
+    Q[r0:r1, c0:c1]."""
+    blocks = chip.coupling_blocks()
+    blocks += [(c0, c1, r0, r1) for r0, r1, c0, c1 in blocks if (c0, c1, r0, r1) not in blocks]
+    table, offset = [], 0
+    for r0, r1, c0, c1 in blocks:
+        table.append((r0, r1, c0, c1, offset))
+        offset += (r1 - r0) * (c1 - c0)
+    flat = np.array([np.concatenate([q[r0:r1, c0:c1].ravel() for r0, r1, c0, c1 in blocks])
+                     for q in Q], dtype=dtype).reshape(len(Q), offset)
+    return np.array(table, dtype=np.int64).reshape(-1, 5), flat
 
 
 def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):

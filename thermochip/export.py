@@ -15,6 +15,12 @@ index is the row):
 - other topologies: ``J`` (cell x cell, symmetric), ``mask`` (cell x cell, 1 where a coupler
   exists) and ``edges`` (edge x 2: ``(i, j)``, ``i < j``, in row-major order of the upper
   triangle).
+- directed chips (``couplings.asymmetric`` or ``topology.feedforward``: one device per
+  direction) carry ``directed: true`` and store both directions: ``Wk[r][c]`` is the device
+  from layer k-1 cell r into layer k cell c, ``Wk_back[r][c]`` (layer k x layer k-1; absent
+  for feed-forward chips) the device from layer k cell r into layer k-1 cell c; ``J[i][j]`` is
+  the device from cell j into cell i and ``edges`` lists every device ``(i, j)`` in row-major
+  order. Reciprocal exports carry no ``directed`` key and are as before.
 - field registers, one code per cell, named as the device model names them (``h``, ``S`` for
   oscillators; ``b``, ``a`` for soft spins), and learner registers (e.g. ``bias_codes``,
   class x cell), which are written through the field DAC.
@@ -64,9 +70,21 @@ ORDER = ("row-major (C order): element [r][c] of an R x C matrix is word r*C + c
          "j (symmetric). mask[i][j] = 1 where a coupler exists. edges[e] = (i, j), i < j, in "
          "row-major order of the upper triangle. Field registers: one code per cell. "
          "value = code * lsb of the matrix's DAC.")
+ORDER_DIRECTED = (
+    "row-major (C order): element [r][c] of an R x C matrix is word r*C + c; the first index "
+    "is the row. Directed couplers: one device per direction. W0[r][c]: input r into layer-0 "
+    "cell c. Wk[r][c] (k >= 1): the device from layer k-1 cell r (chip cell offset[k-1] + r) "
+    "into layer k cell c (chip cell offset[k] + c), i.e. J[offset[k] + c][offset[k-1] + r]. "
+    "Wk_back[r][c]: the device from layer k cell r into layer k-1 cell c, i.e. "
+    "J[offset[k-1] + c][offset[k] + r] (absent for feed-forward chips). J[i][j]: the device "
+    "from cell j into cell i. mask[i][j] = 1 where that device exists. edges[e] = (i, j) for "
+    "every device J[i][j], in row-major order. Field registers: one code per cell. "
+    "value = code * lsb of the matrix's DAC.")
 META_KEYS = ("name", "model", "seed", "thermochip_version", "exported_by", "source",
              "spec_sha256", "topology", "layers", "cell_offsets", "n_cells", "field_names",
              "test_accuracy", "order")
+#: Present only when true (so reciprocal exports are unchanged): one device per direction.
+DIRECTED = "directed"
 DAC_KEYS = ("bits", "full_scale", "lsb", "rounding")
 #: kind -> the DAC whose codes it holds (None: structure, not codes).
 KIND_DAC = {"coupling": "coupling", "field": "field", "register": "field", "mask": None,
@@ -233,6 +251,16 @@ def _raw_results(f: h5py.File, path: Path) -> dict:
                           for k in f.get("learner", {})}}
 
 
+def _results_directed(f: h5py.File, spec: dict) -> bool:
+    """Whether a results file's chip has one coupler device per direction: its ``directed``
+    attribute, else its spec (``couplings.asymmetric``, ``topology.feedforward``)."""
+    if "couplings" in f and "directed" in f["couplings"].attrs:
+        return bool(f["couplings"].attrs["directed"])
+    couplings, topo = spec.get("couplings"), spec.get("topology")
+    return bool((isinstance(couplings, dict) and couplings.get("asymmetric"))
+                or (isinstance(topo, dict) and topo.get("feedforward")))
+
+
 def _from_results(f: h5py.File, path: Path) -> Export:
     raw = _raw_results(f, path)
     spec_text = _plain(f["spec"][()]) if "spec" in f else None
@@ -240,6 +268,7 @@ def _from_results(f: h5py.File, path: Path) -> Export:
     cells = spec.get("cells") or {}
     topo = spec.get("topology")
     topology = topo.get("kind") if isinstance(topo, dict) else topo
+    directed = _results_directed(f, spec)
     J = raw["couplings"]
     n = J.shape[0]
     if J.ndim != 2 or J.shape != (n, n) or raw["fields"].shape != (2, n):
@@ -264,7 +293,9 @@ def _from_results(f: h5py.File, path: Path) -> Export:
             "n_cells": n, "field_names": names,
             "test_accuracy": (float(f.attrs["test_accuracy"]) if "test_accuracy" in f.attrs
                               else None),
-            "order": ORDER}
+            "order": ORDER_DIRECTED if directed else ORDER}
+    if directed:
+        meta[DIRECTED] = True
     exp = Export(meta=meta, dacs={"coupling": _dac_attrs(f["couplings"]),
                                   "field": _dac_attrs(f["fields"])}, spec=spec_text)
     cb = exp.dacs["coupling"]["bits"]
@@ -283,16 +314,32 @@ def _from_results(f: h5py.File, path: Path) -> Export:
             exp.matrices["W0"] = Matrix("W0", "coupling", inputs, cb, ("input", "layer0"))
         for k in range(1, len(sizes)):
             a, b, c = offsets[k - 1], offsets[k], offsets[k + 1]
-            exp.matrices[f"W{k}"] = Matrix(f"W{k}", "coupling", J[a:b, b:c].copy(), cb,
+            if not directed:
+                exp.matrices[f"W{k}"] = Matrix(f"W{k}", "coupling", J[a:b, b:c].copy(), cb,
+                                               (f"layer{k - 1}", f"layer{k}"))
+                continue
+            # one device per direction: forward (into layer k) and, unless feed-forward, back
+            exp.matrices[f"W{k}"] = Matrix(f"W{k}", "coupling", J[b:c, a:b].T.copy(), cb,
                                            (f"layer{k - 1}", f"layer{k}"))
+            back = (raw["mask"][a:b, b:c].any() if raw["mask"] is not None
+                    else not (isinstance(topo, dict) and topo.get("feedforward")))
+            if back:
+                exp.matrices[f"W{k}_back"] = Matrix(f"W{k}_back", "coupling",
+                                                    J[a:b, b:c].T.copy(), cb,
+                                                    (f"layer{k}", f"layer{k - 1}"))
         if not np.array_equal(_layered_matrix(exp, n), J):
             raise ThermochipError(f"{path}: couplings/codes has codes outside the blocks "
-                                  "between adjacent layers, or is not symmetric")
+                                  "between adjacent layers" + (
+                                      "" if directed else ", or is not symmetric"))
     else:
+        if not directed and not np.array_equal(J, J.T):
+            raise ThermochipError(f"{path}: couplings/codes is not symmetric, but the chip's "
+                                  "couplers are reciprocal (no couplings.asymmetric)")
         mask = raw["mask"] if raw["mask"] is not None else J != 0
         exp.matrices["J"] = Matrix("J", "coupling", J, cb, ("cell", "cell"))
         exp.matrices["mask"] = Matrix("mask", "mask", mask.astype(np.int32), 1, ("cell", "cell"))
-        edges = np.argwhere(np.triu(mask, 1)).astype(np.int32).reshape(-1, 2)
+        edges = np.argwhere(mask if directed else np.triu(mask, 1))
+        edges = edges.astype(np.int32).reshape(-1, 2)
         exp.matrices["edges"] = Matrix("edges", "edges", edges, _unsigned_bits(max(n - 1, 1)),
                                        ("edge", "endpoint"))
     fb = exp.dacs["field"]["bits"]
@@ -327,19 +374,31 @@ def _validate(exp: Export, where: str) -> None:
 
 
 def _layered_matrix(exp: Export, n: int) -> np.ndarray:
-    """The N x N coupling codes of a layered chip from its W1, W2, ... blocks."""
+    """The N x N coupling codes of a layered chip from its W1, W2, ... blocks (and, for a
+    directed chip, W1_back, W2_back, ...; absent ones are feed-forward: no devices)."""
     offsets = list(exp.meta["cell_offsets"]) + [n]
+    directed = bool(exp.meta.get(DIRECTED))
     J = np.zeros((n, n), dtype=np.int32)
+
+    def block(name: str, shape: tuple[int, int]) -> np.ndarray:
+        W = exp.matrices[name].codes
+        if W.shape != shape:
+            raise ThermochipError(f"{name} is {W.shape}; layers need {shape}")
+        return W
+
     for k in range(1, len(offsets) - 1):
         name = f"W{k}"
         a, b, c = offsets[k - 1], offsets[k], offsets[k + 1]
         if name not in exp.matrices:
             raise ThermochipError(f"{exp.meta.get('source')}: the export has no {name}")
-        W = exp.matrices[name].codes
-        if W.shape != (b - a, c - b):
-            raise ThermochipError(f"{name} is {W.shape}; layers need {(b - a, c - b)}")
-        J[a:b, b:c] = W
-        J[b:c, a:b] = W.T
+        W = block(name, (b - a, c - b))
+        if not directed:
+            J[a:b, b:c] = W
+            J[b:c, a:b] = W.T
+            continue
+        J[b:c, a:b] = W.T                       # layer k-1 cell r into layer k cell c
+        if f"{name}_back" in exp.matrices:      # layer k cell r into layer k-1 cell c
+            J[a:b, b:c] = block(f"{name}_back", (c - b, b - a)).T
     return J
 
 
@@ -510,6 +569,8 @@ def hex_text(exp: Export, m: Matrix) -> str:
     for key in ("name", "spec_sha256", "thermochip_version", "seed", "topology"):
         if exp.meta.get(key) is not None:
             lines.append(f"// {'chip' if key == 'name' else key}: {exp.meta[key]}")
+    if exp.meta.get(DIRECTED):
+        lines.append("// directed: true (one device per direction)")
     if exp.meta.get("layers") is not None:
         lines.append(f"// layers: {' '.join(str(v) for v in exp.meta['layers'])} "
                      "(inputs first)")
@@ -645,9 +706,11 @@ def c_text(exp: Export, guard: str) -> str:
              f"{meta.get('seed')}; exported by thermochip {meta.get('exported_by')}"),
             f" * spec sha256: {meta.get('spec_sha256')}",
             f" * topology: {meta.get('topology')}" + (
-                f"; layers (inputs first): {meta['layers']}" if meta.get("layers") else ""),
+                f"; layers (inputs first): {meta['layers']}" if meta.get("layers") else "")
+            + ("; directed couplers (one device per direction)" if meta.get(DIRECTED) else ""),
             " *"]
-    head += [" * " + line for line in _wrap_words(_comment(ORDER), 92)]
+    order = ORDER_DIRECTED if meta.get(DIRECTED) else ORDER
+    head += [" * " + line for line in _wrap_words(_comment(order), 92)]
     head += [" * Arrays are " + p + "<name>; macros " + P + "<NAME>_...; every code is an "
              "integer DAC code.", " */"]
     out = head + [f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", ""]
@@ -667,7 +730,7 @@ def c_text(exp: Export, guard: str) -> str:
 
     define("FORMAT_VERSION", FORMAT_VERSION)
     for key in ("name", "model", "seed", "thermochip_version", "exported_by", "source",
-                "spec_sha256", "topology", "n_cells", "test_accuracy"):
+                "spec_sha256", "topology", "n_cells", "test_accuracy", DIRECTED):
         define(key.upper(), meta.get(key))
     for k, name in enumerate(meta.get("field_names") or []):
         define(f"FIELD{k}_NAME", name)
@@ -805,6 +868,8 @@ def _load(path: Path) -> tuple[Export, str]:
 
 def _meta_from(doc, where: str) -> dict:
     meta = {k: _plain(doc[k]) if k in doc else None for k in META_KEYS}
+    if DIRECTED in doc and _plain(doc[DIRECTED]):
+        meta[DIRECTED] = True
     if meta["n_cells"] is None:
         raise ThermochipError(f"{where}: not a thermochip export (no n_cells)")
     return meta
@@ -1118,7 +1183,9 @@ def _read_c(path: Path) -> Export:
         return defines.get(P + name, default)
 
     meta = {k: get(k.upper()) for k in META_KEYS}
-    meta["order"] = ORDER
+    if get(DIRECTED.upper()):
+        meta[DIRECTED] = True
+    meta["order"] = ORDER_DIRECTED if meta.get(DIRECTED) else ORDER
     meta["field_names"] = [get(f"FIELD{k}_NAME") for k in range(2)] \
         if get("FIELD0_NAME") is not None else None
     if get("N_LAYERS") is not None:
@@ -1157,22 +1224,25 @@ def load_export(path: str | Path) -> dict:
     (h5, hex, c, csv, json or results), ``path``, the provenance keys (``name``, ``model``,
     ``seed``, ``thermochip_version``, ``exported_by``, ``source``, ``spec_sha256``,
     ``topology``, ``layers`` = [inputs, layer sizes...] or None, ``cell_offsets``,
-    ``n_cells``, ``field_names``, ``test_accuracy``, ``order``), ``dacs`` (coupling / field:
+    ``n_cells``, ``field_names``, ``test_accuracy``, ``order``), ``directed`` (True when each
+    direction of a coupler is its own device), ``dacs`` (coupling / field:
     bits, full_scale, lsb, rounding), ``spec`` (the spec text, None for C headers) and
     ``matrices``: name -> {codes (int32), kind, shape, bits, signed, dac, lsb, full_scale,
     rounding, axes}."""
     path = Path(path)
     exp, fmt = _load(path)
-    return {"format": fmt, "path": str(path), **exp.meta, "dacs": exp.dacs, "spec": exp.spec,
+    return {"format": fmt, "path": str(path), **exp.meta,
+            DIRECTED: bool(exp.meta.get(DIRECTED)), "dacs": exp.dacs, "spec": exp.spec,
             "matrices": {name: {**exp.attrs(m), "codes": m.codes}
                          for name, m in exp.matrices.items()}}
 
 
 def codes_for_chip(path: str | Path) -> dict:
-    """The codes a chip loads, from a results file or any export: ``couplings`` (N x N int32),
-    ``fields`` (2 x N int32), ``input_codes`` (inputs x first layer, or None), ``registers``
-    (learner registers, name -> int32 array), plus ``coupling_dac`` / ``field_dac`` (bits,
-    full_scale, lsb, rounding), ``layers``, ``spec_sha256`` and ``format``."""
+    """The codes a chip loads, from a results file or any export: ``couplings`` (N x N int32,
+    [receiving cell, sending cell]), ``fields`` (2 x N int32), ``input_codes`` (inputs x first
+    layer, or None), ``registers`` (learner registers, name -> int32 array), plus
+    ``coupling_dac`` / ``field_dac`` (bits, full_scale, lsb, rounding), ``layers``,
+    ``directed``, ``spec_sha256`` and ``format``."""
     path = Path(path)
     fmt = _detect(path)
     if fmt == "h5":
@@ -1186,6 +1256,8 @@ def codes_for_chip(path: str | Path) -> dict:
                         "field_dac": _dac_attrs(f["fields"]),
                         "layers": ([int(v) for v in np.ravel(f["couplings"].attrs["layers"])]
                                    if "layers" in f["couplings"].attrs else None),
+                        DIRECTED: _results_directed(
+                            f, _spec_info(spec) if spec is not None else {}),
                         "spec_sha256": (hashlib.sha256(spec.encode("utf-8")).hexdigest()
                                         if spec is not None else None),
                         "format": "results"}
@@ -1214,8 +1286,8 @@ def codes_for_chip(path: str | Path) -> dict:
             "input_codes": None if inputs is None else inputs.astype(np.int32),
             "registers": {m.name: m.codes for m in mats.values() if m.kind == "register"},
             "coupling_dac": exp.dacs.get("coupling"), "field_dac": exp.dacs.get("field"),
-            "layers": exp.meta.get("layers"), "spec_sha256": exp.meta.get("spec_sha256"),
-            "format": fmt}
+            "layers": exp.meta.get("layers"), DIRECTED: bool(exp.meta.get(DIRECTED)),
+            "spec_sha256": exp.meta.get("spec_sha256"), "format": fmt}
 
 
 def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
@@ -1233,6 +1305,15 @@ def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
     if codes["couplings"].shape != chip.J_codes.shape:
         raise ThermochipError(f"{source}: the couplings are {codes['couplings'].shape}, the "
                               f"chip needs {chip.J_codes.shape}")
+    J = codes["couplings"]
+    if not chip.directed and not np.array_equal(J, J.T):
+        raise ThermochipError(f"{source}: the coupling codes are directed (J_ij != J_ji); "
+                              "this chip's couplers are reciprocal (one device per pair; "
+                              "couplings.asymmetric is false)")
+    if np.any(J[~chip.mask] != 0):
+        i, j = np.argwhere((J != 0) & ~chip.mask)[0]
+        raise ThermochipError(f"{source}: code {int(J[i, j])} for a coupler from cell {j} "
+                              f"into cell {i}, which this chip's topology does not have")
     if codes["fields"].shape != chip.field_codes.shape:
         raise ThermochipError(f"{source}: the fields are {codes['fields'].shape}, the chip "
                               f"needs {chip.field_codes.shape}")

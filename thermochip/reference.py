@@ -23,17 +23,36 @@ def reference_simulate(chip: Chip, x0: np.ndarray, noise: np.ndarray,
     traj = [np.array(x0, dtype=np.float64)]
     for k in range(K):
         x = traj[-1]
-        G = np.zeros((2, B, N))
-        for i, j in zip(*np.nonzero(chip.mask)):
-            xj = traj[max(k - latency[i, j], 0)][:, j]
-            a, J = chip.alpha[i, j], chip.J[i, j]
-            if model.n_channels == 1:
-                G[0, :, i] += J * model.channel(p, xj, 0)
-            else:  # received I/Q rotated by the carrier phase offset alpha
-                c0, c1 = model.channel(p, xj, 0), model.channel(p, xj, 1)
-                G[0, :, i] += J * (np.cos(a) * c0 + np.sin(a) * c1)
-                G[1, :, i] += J * (np.cos(a) * c1 - np.sin(a) * c0)
+        G = _coupling_fields(chip, lambda i, j: traj[max(k - latency[i, j], 0)][:, j], B)
         force = chip.gain * (model.local_force(p, x, f0, chip.fields[1])
                              + model.coupling_force(p, x, G[:model.n_channels])) + chip.offset
         traj.append(x + chip.dt * force + chip.noise_std * np.sqrt(chip.dt) * noise[:, k])
     return np.array(traj)
+
+
+def reference_drift(chip: Chip, x: np.ndarray, f0: np.ndarray, f1: np.ndarray) -> np.ndarray:
+    """The deterministic drift F(x) (replica, cell) of a chip whose history is constant (at a
+    fixed point a loop latency changes nothing), with fields f0, f1 (cell,) or (replica,
+    cell)."""
+    model = chip.model
+    p = model.to_kernel(chip.params, np.float64)
+    G = _coupling_fields(chip, lambda i, j: x[:, j], x.shape[0])
+    return chip.gain * (model.local_force(p, x, f0, f1)
+                        + model.coupling_force(p, x, G[:model.n_channels])) + chip.offset
+
+
+def _coupling_fields(chip: Chip, source, B: int) -> np.ndarray:
+    """(channel, replica, cell) fields G_ci = sum_j J_ij ch_c(x_j), x_j = source(i, j)."""
+    model = chip.model
+    p = model.to_kernel(chip.params, np.float64)
+    G = np.zeros((2, B, chip.n))
+    for i, j in zip(*np.nonzero(chip.mask)):
+        xj = source(i, j)
+        a, J = chip.alpha[i, j], chip.J[i, j]
+        if model.n_channels == 1:
+            G[0, :, i] += J * model.channel(p, xj, 0)
+        else:  # received I/Q rotated by the carrier phase offset alpha
+            c0, c1 = model.channel(p, xj, 0), model.channel(p, xj, 1)
+            G[0, :, i] += J * (np.cos(a) * c0 + np.sin(a) * c1)
+            G[1, :, i] += J * (np.cos(a) * c1 - np.sin(a) * c0)
+    return G

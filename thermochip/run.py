@@ -169,6 +169,8 @@ def save_run(path: str | Path, result: RunResult, chip: Chip, learner) -> None:
             f[name].attrs.update(bits=d.bits, full_scale=d.full_scale, rounding=d.rounding,
                                  lsb=d.full_scale / (2 ** (d.bits - 1) - 1))
         f["couplings/mask"] = chip.mask.astype(np.uint8)
+        # mask[i, j]: a device carries cell j into cell i; directed: one device per direction
+        f["couplings"].attrs["directed"] = chip.directed
         if chip.input_codes is not None and chip.input_codes.size:
             f["couplings/input_codes"] = chip.input_codes
         for k, v in learner.registers().items():

@@ -57,8 +57,9 @@ def summary(chip: Chip, result: SimResult, out: Path, figures: list[Path]) -> st
     B, N = result.x.shape
     e = result.energies[-1]
     lines = [
-        f"chip {chip.spec.name}: {N} {chip.model.name} cells, {int(chip.mask.sum()) // 2} "
-        f"couplers, {B} replicas, {result.steps} steps of {result.dt:.3g} s "
+        f"chip {chip.spec.name}: {N} {chip.model.name} cells, {chip.n_couplers} "
+        f"{'directed ' if chip.directed else ''}couplers, {B} replicas, {result.steps} steps "
+        f"of {result.dt:.3g} s "
         f"({result.steps * result.dt:.3g} s simulated)",
         f"speed: {result.steps_per_second:,.0f} steps/s, "
         f"{result.steps_per_second * B * N:,.3g} cell-steps/s ({result.seconds:.3g} s wall)",

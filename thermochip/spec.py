@@ -102,9 +102,14 @@ class AllToAll:
 
 @dataclass(frozen=True, kw_only=True)
 class Layered:
-    """Couplers between adjacent layers only (bipartite between layers); see cells.layers."""
+    """Couplers between adjacent layers only (bipartite between layers); see cells.layers.
+    With `feedforward`, couplers exist only from layer k into layer k+1 (no feedback): the
+    couplers are then directed devices, as with ``couplings.asymmetric: true``."""
 
     kind: str = "layered"
+    feedforward: bool = spec_field(False, doc="couplers only from each layer into the next "
+                                              "(a cell drives nothing in earlier layers); "
+                                              "implies directed couplers")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,8 +131,9 @@ Topology = Union[AllToAll, Layered, Sparse]
 
 @dataclass(frozen=True, kw_only=True)
 class RandomInit:
-    """Gaussian couplings, std `std` (same units as J), symmetric; for layered chips scaled
-    by 1/sqrt(fan-in) if `fan_in_scaling`."""
+    """Gaussian couplings, std `std` (same units as J), one value per pair of cells (on a
+    directed chip written to both devices of the pair: they start equal); for layered chips
+    scaled by 1/sqrt(fan-in) if `fan_in_scaling`."""
 
     kind: str = "random"
     std: float = spec_field(0.1, doc="standard deviation of J", check=NON_NEGATIVE)
@@ -153,7 +159,9 @@ class EdgesInit:
 
 @dataclass(frozen=True, kw_only=True)
 class ValuesInit:
-    """An explicit dense N x N matrix (must be symmetric with zero diagonal)."""
+    """An explicit dense N x N matrix, zero diagonal; J[i][j] is the coupling from cell j into
+    cell i. Symmetric unless the chip's couplers are directed (``couplings.asymmetric`` or
+    ``topology.feedforward``)."""
 
     kind: str = "values"
     J: list[list[float]] = spec_field(doc="N x N coupling matrix")
@@ -161,7 +169,7 @@ class ValuesInit:
 
 @dataclass(frozen=True, kw_only=True)
 class FileInit:
-    """A dense N x N matrix from a .npy or .csv file."""
+    """A dense N x N matrix from a .npy or .csv file (same rules as `values`)."""
 
     kind: str = "file"
     path: str = spec_field(doc=".npy or .csv file (relative to the spec file)")
@@ -186,10 +194,17 @@ class DacSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class CouplingsSpec:
-    """Initial coupling values and the DAC that holds them as integer codes."""
+    """Initial coupling values and the DAC that holds them as integer codes. J[i][j] is the
+    coupling from cell j into cell i (what drives cell i). By default a coupler is one device
+    per pair of cells (J symmetric); with `asymmetric` each direction is its own device (with
+    stochastic rounding the two devices of a pair may start one LSB apart)."""
 
     init: CouplingInit = spec_field(default_factory=RandomInit, doc="initial coupling values")
     dac: DacSpec = spec_field(default_factory=DacSpec, doc="coupling DAC")
+    asymmetric: bool = spec_field(False, doc="each direction of a coupler is its own DAC "
+                                             "device: J_ij and J_ji get independent codes, "
+                                             "mismatch, write noise and delay jitter (random "
+                                             "init still writes one value per pair to both)")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -420,7 +435,8 @@ class EpLearner:
 
     rule: str = "ep"
     estimator: str = spec_field("symmetric", doc="one_sided: +beta only; symmetric and "
-                                                 "centered: +beta and -beta",
+                                                 "centered: +beta and -beta (asymep and "
+                                                 "dyadic: always centered)",
                                 check=OneOf(("one_sided", "symmetric", "centered")))
     beta: float = spec_field(0.5, doc="nudge strength", check=POSITIVE)
     free_steps: int = spec_field(20, doc="free-phase steps", check=Interval(1, None))
@@ -456,7 +472,27 @@ class OmLearner:
     write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
 
 
-Learner = Union[EpLearner, OmLearner]
+@dataclass(frozen=True, kw_only=True)
+class AsymEpLearner(EpLearner):
+    """AsymEP (Scurria et al. 2026, seed 002) for non-reciprocal chips: the EP phases, with the
+    nudged phases (always +beta and -beta) adding -2A(s - s0) to each cell's drive, A the
+    antisymmetric part of the coupling Jacobian at the free state s0 (from the chip's own
+    couplers); lambda = (s+ - s-)/2beta; each coupler's update is the local form of
+    dC/dtheta = -lambda^T dF/dtheta. Equals centered EP on a reciprocal chip."""
+
+    rule: str = "asymep"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DyadicEpLearner(EpLearner):
+    """Dyadic EP (seed 002): after the free phase, every sample runs on twin copies
+    s+- = m +- d of the chip, nudged by +beta and -beta and coupled by -2A(m)(s - m) at their
+    live midpoint m (no held free state); lambda = d/beta. Same update as asymep."""
+
+    rule: str = "dyadic"
+
+
+Learner = Union[EpLearner, AsymEpLearner, DyadicEpLearner, OmLearner]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -493,7 +529,8 @@ class ChipSpec:
 #: Tagged unions: the YAML ``kind`` value picks the class.
 UNION_TAGS: dict[Any, dict[str, type]] = {
     Topology: {"all_to_all": AllToAll, "layered": Layered, "sparse": Sparse},
-    Learner: {"ep": EpLearner, "om": OmLearner},
+    Learner: {"ep": EpLearner, "asymep": AsymEpLearner, "dyadic": DyadicEpLearner,
+              "om": OmLearner},
     InitialState: {"uniform": UniformState, "constant": ConstantState, "normal": NormalState},
     CouplingInit: {"random": RandomInit, "constant": ConstantInit, "edges": EdgesInit,
                    "values": ValuesInit, "file": FileInit},

@@ -30,6 +30,10 @@ def channel(p, x, c):
     return _model(p).channel(p, x, c)
 
 
+def channel_deriv(p, x, c):
+    return _model(p).channel_deriv(p, x, c)
+
+
 def readout(p, x, mode, r):
     return _model(p).readout(p, x, mode, r)
 
@@ -49,6 +53,12 @@ def _local_force(p, x, f0, f1):
 @overload(channel, inline="always")
 def _channel(p, x, c):
     fn = scalar(_model_of_type(p).channel)
+    return lambda p, x, c: fn(p, x, c)
+
+
+@overload(channel_deriv, inline="always")
+def _channel_deriv(p, x, c):
+    fn = scalar(_model_of_type(p).channel_deriv)
     return lambda p, x, c: fn(p, x, c)
 
 

@@ -22,6 +22,14 @@ Each step, in dimensionless time:
    (replica, sample, cell, readout); ``adc_steps`` (sample,) holds each sample's state index,
    ``cursor`` (1,) the next sample.
 
+4. optionally, the adjoint correction of AsymEP / Dyadic EP, ``c_i = -2 sum_j A_ij (x_j - r_j)``
+   with A the antisymmetric part of the coupling Jacobian at the reference state r (see
+   :func:`thermochip.engine.Engine.run`): computed like the coupling fields, as products of the
+   packed matrices ``Q^{kl} = M^{lk}.T - M^{kl}`` (M^{kl}: channel l's contribution to field k)
+   with ``w_l,j = channel_deriv_l(r_j) (x_j - r_j)``, then ``c_i = coupling_force(r_i, H_i)``.
+   The reference is a fixed state per replica, or (twins) the live midpoint of replicas b and
+   b + B/2.
+
 Both take fields (2, cell), gain, offset, noise_std (cell,) and a status (3,) int64 array that
 receives (step, replica, cell) of the first non-finite state; they return 0, or 1 when a state
 became non-finite (the chunk stops at that step). The ring buffer ``hist`` keeps the channels of
@@ -32,7 +40,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from thermochip._kernels.dispatch import channel, coupling_force, local_force, readout
+from thermochip._kernels.dispatch import (channel, channel_deriv, coupling_force, local_force,
+                                          readout)
 from thermochip._kernels.jit import kernel, prange, scalar
 
 
@@ -43,6 +52,25 @@ def _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last):
     for r in range(adc_buf.shape[3]):
         acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
         adc_buf[b, s, i, r] = acc * inv_win if last else acc
+
+
+@scalar
+def _wrap(d, period, half):
+    """A state difference folded into [-period/2, period/2) (period 0: not periodic)."""
+    if period > 0:
+        return d - period * np.floor(d / period + half)
+    return d
+
+
+@scalar
+def _reference(x, xref, i, b, twin, period, half):
+    """(reference state r, displacement x - r) of cell i of replica b, from the caller's
+    (cell, replica) view of the state: a fixed reference, or the midpoint of twin replicas."""
+    if twin == 0:
+        return xref[i, b], _wrap(x[i, b] - xref[i, b], period, half)
+    q = b + twin if b < twin else b - twin      # the partner replica
+    d = _wrap(x[i, b] - x[i, q], period, half) * half
+    return x[i, b] - d, d
 
 
 #: Cells per tile of the batched kernel's update loop.
@@ -58,19 +86,25 @@ def _cell_update(p, xi, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_no
 
 @kernel(parallel=True)
 def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset, noise_std, dt,
-              noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status):
+              noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status,
+              qblocks, qpairs, Qflat, xref, twin, period, half):
     """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
-    row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (cell, replica) or
-    (0, 0); noise and drift stay as drawn, (replica, step, cell) (drift may be (0, 0, 0)).
-    blocks (block, 6) int64 rows [r0, r1, c0, c1, offset, delay]: J[r0:r1, c0:c1] stored
-    row-major at Jflat[offset:], applied to the channels of cells c0:c1 from `delay` steps ago;
-    Jsflat (same offsets, or empty) holds the quadrature part J sin(alpha)."""
+    row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (field, cell,
+    replica) per-replica field changes, or (0, 0, 0); noise and drift stay as drawn,
+    (replica, step, cell) (drift may be (0, 0, 0)). blocks (block, 6) int64 rows
+    [r0, r1, c0, c1, offset, delay]: J[r0:r1, c0:c1] stored row-major at Jflat[offset:],
+    applied to the channels of cells c0:c1 from `delay` steps ago; Jsflat (same offsets, or
+    empty) holds the quadrature part J sin(alpha). Correction (skipped when qpairs is empty):
+    qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...), one row per
+    (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed reference (twin 0)
+    or twin > 0 the replica offset of each twin."""
     N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     K = noise.shape[1]
     quad = Jsflat.shape[0] > 0
-    has_hext = h_ext.shape[0] > 0
+    n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
+    corr = qpairs.shape[0] > 0
     n_samples = adc_steps.shape[0]
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
@@ -78,6 +112,10 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     G = np.empty((2, N, B), dtype=x.dtype)
     tmp = np.empty((N, B), dtype=x.dtype)
     bad = np.full(N, -1, dtype=np.int64)
+    nq = N if corr else 0
+    R = np.zeros((nq, B), dtype=x.dtype)       # reference state
+    W = np.zeros((2, nq, B), dtype=x.dtype)    # channel_deriv(r) * (x - r)
+    H = np.zeros((2, nq, B), dtype=x.dtype)    # correction fields
 
     for k in range(K):
         kk = k0 + k
@@ -97,6 +135,23 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                 G[0, r0:r1] += out
                 np.dot(JS, hist[slot, 0, c0:c1], out)
                 G[1, r0:r1] -= out
+        # 4. the adjoint correction's fields, from the displacements of the current state
+        if corr:
+            for i in prange(N):
+                for b in range(B):
+                    r, d = _reference(x, xref, i, b, twin, period, half)
+                    R[i, b] = r
+                    for c in range(nc):
+                        W[c, i, b] = channel_deriv(p, r, c) * d
+            H[:] = zero
+            for q in range(qblocks.shape[0]):
+                r0, r1, c0, c1, off = qblocks[q]
+                out = tmp[r0:r1]
+                for pq in range(qpairs.shape[0]):
+                    kc, lc = qpairs[pq]
+                    QB = Qflat[pq, off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
+                    np.dot(QB, W[lc, c0:c1], out)
+                    H[kc, r0:r1] += out
         # 3. (prepared) is the new state inside the next ADC sample's window?
         kn = kk + 1
         s = cursor[0]
@@ -109,10 +164,17 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
         for t in prange((N + TILE - 1) // TILE):
             for b in range(B):
                 for i in range(t * TILE, min(N, (t + 1) * TILE)):
-                    f0 = fields[0, i] + h_ext[i, b] if has_hext else fields[0, i]
-                    xn = _cell_update(p, x[i, b], f0, fields[1, i], G[0, i, b], G[1, i, b],
-                                      gain[i], offset[i], drift[b, k, i] if has_drift else zero,
-                                      dt, noise_std[i] * sqdt, noise[b, k, i])
+                    f0 = fields[0, i]
+                    f1 = fields[1, i]
+                    if n_ext > 0:
+                        f0 += h_ext[0, i, b]
+                        f1 += h_ext[1, i, b]
+                    extra = drift[b, k, i] if has_drift else zero
+                    if corr:
+                        extra += coupling_force(p, R[i, b], H[0, i, b], H[1, i, b])
+                    xn = _cell_update(p, x[i, b], f0, f1, G[0, i, b], G[1, i, b],
+                                      gain[i], offset[i], extra, dt, noise_std[i] * sqdt,
+                                      noise[b, k, i])
                     if not np.isfinite(xn) and bad[i] < 0:
                         bad[i] = b
                     x[i, b] = xn
@@ -133,67 +195,111 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
 
 @kernel(parallel=True)
 def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, offset, noise_std,
-                       dt, noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status):
+                       dt, noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status,
+                       qpairs, QT, xref, twin, period, half):
     """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), noise and drift
-    (replica, step, cell), h_ext (replica, cell) or (0, 0); delays (bin,) and JT, JsT
-    (bin, cell, cell) dense transposed couplings per delay line (JsT may have 0 bins)."""
+    (replica, step, cell), h_ext (field, replica, cell) or (0, 0, 0); delays (bin,) and JT, JsT
+    (bin, cell, cell) dense transposed couplings per delay line (JsT may have 0 bins).
+    Correction (skipped when qpairs is empty): QT (pair, cell, cell) transposed Q^{kl} of each
+    channel pair of qpairs; xref (replica, cell). Twins (twin > 0) share a thread and step in
+    lockstep, since each one's correction reads the other's state."""
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     K = noise.shape[1]
     nb = JT.shape[0]
     quad = JsT.shape[0] > 0
-    has_hext = h_ext.shape[0] > 0
+    n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
+    corr = qpairs.shape[0] > 0
     n_samples = adc_steps.shape[0]
     zero = dt - dt
     sqdt = np.sqrt(dt)
     inv_win = (dt - dt + 1) / adc_win
     G = np.zeros((B, 2, N), dtype=x.dtype)
+    nq = N if corr else 0
+    R = np.zeros((B, nq), dtype=x.dtype)
+    W = np.zeros((B, 2, nq), dtype=x.dtype)
+    C = np.zeros((B, nq), dtype=x.dtype)
+    xv, rv = x.T, xref.T                         # (cell, replica) views for _reference
     bad_step = np.full(B, -1, dtype=np.int64)
     bad_cell = np.zeros(B, dtype=np.int64)
     s_start = cursor[0]
-    for b in prange(B):
+    members = 2 if twin > 0 else 1
+    for g in prange(B // members):
         s = s_start
         for k in range(K):
             kk = k0 + k
-            for i in range(N):
-                g0 = zero
-                g1 = zero
-                for d in range(nb):
-                    slot = (kk - delays[d]) % n_slots
-                    for j in range(N):
-                        Jij = JT[d, j, i]
-                        if Jij != zero:
-                            g0 += Jij * hist[slot, 0, b, j]
-                            if nc > 1:
-                                g1 += Jij * hist[slot, 1, b, j]
-                        if quad:
-                            Sij = JsT[d, j, i]
-                            if Sij != zero:
-                                g0 += Sij * hist[slot, 1, b, j]
-                                g1 -= Sij * hist[slot, 0, b, j]
-                G[b, 0, i] = g0
-                G[b, 1, i] = g1
+            for m in range(members):
+                b = g + m * twin
+                for i in range(N):
+                    g0 = zero
+                    g1 = zero
+                    for d in range(nb):
+                        slot = (kk - delays[d]) % n_slots
+                        for j in range(N):
+                            Jij = JT[d, j, i]
+                            if Jij != zero:
+                                g0 += Jij * hist[slot, 0, b, j]
+                                if nc > 1:
+                                    g1 += Jij * hist[slot, 1, b, j]
+                            if quad:
+                                Sij = JsT[d, j, i]
+                                if Sij != zero:
+                                    g0 += Sij * hist[slot, 1, b, j]
+                                    g1 -= Sij * hist[slot, 0, b, j]
+                    G[b, 0, i] = g0
+                    G[b, 1, i] = g1
+            if corr:  # every member's displacement first: a twin's update moves the midpoint
+                for m in range(members):
+                    b = g + m * twin
+                    for i in range(N):
+                        r, dd = _reference(xv, rv, i, b, twin, period, half)
+                        R[b, i] = r
+                        for c in range(nc):
+                            W[b, c, i] = channel_deriv(p, r, c) * dd
+                for m in range(members):
+                    b = g + m * twin
+                    for i in range(N):
+                        h0 = zero
+                        h1 = zero
+                        for pq in range(qpairs.shape[0]):
+                            kc, lc = qpairs[pq]
+                            acc = zero
+                            for j in range(N):
+                                acc += QT[pq, j, i] * W[b, lc, j]
+                            if kc == 0:
+                                h0 += acc
+                            else:
+                                h1 += acc
+                        C[b, i] = coupling_force(p, R[b, i], h0, h1)
             kn = kk + 1
             in_win = s < n_samples and kn > adc_steps[s] - adc_win
             last = in_win and kn == adc_steps[s]
             nslot = kn % n_slots
-            for i in range(N):
-                f0 = fields[0, i] + h_ext[b, i] if has_hext else fields[0, i]
-                xn = _cell_update(p, x[b, i], f0, fields[1, i], G[b, 0, i], G[b, 1, i],
-                                  gain[i], offset[i], drift[b, k, i] if has_drift else zero, dt,
-                                  noise_std[i] * sqdt, noise[b, k, i])
-                if not np.isfinite(xn) and bad_step[b] < 0:
-                    bad_step[b] = kn
-                    bad_cell[b] = i
-                x[b, i] = xn
-                for c in range(nc):
-                    hist[nslot, c, b, i] = channel(p, xn, c)
-                if in_win:
-                    _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last)
+            for m in range(members):
+                b = g + m * twin
+                for i in range(N):
+                    f0 = fields[0, i]
+                    f1 = fields[1, i]
+                    if n_ext > 0:
+                        f0 += h_ext[0, b, i]
+                        f1 += h_ext[1, b, i]
+                    extra = drift[b, k, i] if has_drift else zero
+                    if corr:
+                        extra += C[b, i]
+                    xn = _cell_update(p, x[b, i], f0, f1, G[b, 0, i], G[b, 1, i], gain[i],
+                                      offset[i], extra, dt, noise_std[i] * sqdt, noise[b, k, i])
+                    if not np.isfinite(xn) and bad_step[b] < 0:
+                        bad_step[b] = kn
+                        bad_cell[b] = i
+                    x[b, i] = xn
+                    for c in range(nc):
+                        hist[nslot, c, b, i] = channel(p, xn, c)
+                    if in_win:
+                        _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last)
             if last:
                 s += 1
-            if bad_step[b] >= 0:
+            if bad_step[g] >= 0 or bad_step[g + (members - 1) * twin] >= 0:
                 break
     # every replica followed the same sample schedule: advance the shared cursor once
     s = s_start

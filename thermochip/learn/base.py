@@ -104,7 +104,13 @@ class AbstractLearner(abc.ABC):
 
 def make_learner(chip: Chip, n_classes: int) -> AbstractLearner:
     """The learner the chip's spec asks for."""
-    from thermochip.spec import EpLearner
+    from thermochip.spec import AsymEpLearner, DyadicEpLearner, EpLearner
+    if isinstance(chip.spec.learner, DyadicEpLearner):
+        from thermochip.learn.asymep import DyadicEpLearnerCircuit
+        return DyadicEpLearnerCircuit(chip, n_classes)
+    if isinstance(chip.spec.learner, AsymEpLearner):
+        from thermochip.learn.asymep import AsymEpLearnerCircuit
+        return AsymEpLearnerCircuit(chip, n_classes)
     if isinstance(chip.spec.learner, EpLearner):
         from thermochip.learn.eqprop import EpLearnerCircuit
         return EpLearnerCircuit(chip, n_classes)

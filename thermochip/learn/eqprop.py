@@ -43,7 +43,7 @@ class EpLearnerCircuit(AbstractLearner):
         cfg: EpLearner = spec.learner
         model = chip.model
         if not isinstance(spec.topology, Layered) or spec.cells.inputs < 1:
-            raise IncompatibleModelError("learner 'ep' needs a layered chip with inputs "
+            raise IncompatibleModelError(f"learner '{cfg.rule}' needs a layered chip with inputs "
                                          "(topology: layered, cells.inputs)")
         if spec.cells.layers[-1] != n_classes:
             raise IncompatibleModelError(f"the last layer must have one cell per class: "
@@ -51,8 +51,8 @@ class EpLearnerCircuit(AbstractLearner):
                                          f"has {n_classes} classes")
         mode_name, n_read = model.readouts[model.readout_index(spec.adc.mode if spec.adc else None)]
         if spec.adc is None or n_read != model.n_channels or mode_name == "phase":
-            raise IncompatibleModelError(f"learner 'ep' reads the coupling channels through the "
-                                         f"ADC: give an adc section with the {model.name} "
+            raise IncompatibleModelError(f"learner '{cfg.rule}' reads the coupling channels "
+                                         f"through the ADC: give an adc section with the {model.name} "
                                          f"channel read-out ({model.readouts[0][0]})")
         self.chip, self.cfg, self.model = chip, cfg, model
         self.n_classes = n_classes
@@ -66,7 +66,7 @@ class EpLearnerCircuit(AbstractLearner):
                                          f"couplers, then each pair of adjacent layers); got "
                                          f"{len(cfg.lr)}")
         self.lr_layers = lr
-        self.upper = [blk for blk in chip.coupling_blocks() if blk[0] < blk[2]]
+        self.blocks = coupler_blocks(chip)
         self.p64 = model.to_kernel(chip.params, np.float64)
         self.train_engine = Engine(chip, replicas=cfg.update_every)
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
@@ -81,13 +81,13 @@ class EpLearnerCircuit(AbstractLearner):
                                       w.shadow_bits, chip.rng)
 
     # -- the phases ----------------------------------------------------------------------------
-    def _phase(self, engine: Engine, steps: int, x0, h_ext, field_delta=None):
+    def _phase(self, engine: Engine, steps: int, x0, h_ext, correction=None):
         """Run one phase; return the final state (for the next phase's start, inside the chip)
         and the ADC channel samples (replica, sample, cell, channel) of its last window."""
         window = min(self.cfg.window, steps)
         samples = np.arange(steps - window + 1, steps + 1)
-        r = engine.run(steps, x0=x0, h_ext=h_ext, field_delta=field_delta,
-                       sample_steps=samples, energy_every=0)
+        r = engine.run(steps, x0=x0, h_ext=h_ext, sample_steps=samples, energy_every=0,
+                       correction=correction)
         return r.x, r.adc_values
 
     def _accumulate(self, U: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:
@@ -95,12 +95,7 @@ class EpLearnerCircuit(AbstractLearner):
         the time and batch average of each register's local term."""
         model, p = self.model, self.p64
         B, S = U.shape[:2]
-        flat = U.reshape(B * S, self.chip.n, -1)
-        acc = {}
-        for k, (r0, r1, c0, c1) in enumerate(self.upper):
-            # dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), averaged: a matrix product
-            a = sum(flat[:, r0:r1, c].T @ flat[:, c0:c1, c] for c in range(flat.shape[2]))
-            acc[f"J{k}"] = model.pair_sign * a / (B * S)
+        acc = self._coupler_terms(np.moveaxis(U.reshape(B * S, self.chip.n, -1), -1, 0))
         x = model.from_channels(p, np.moveaxis(U, -1, 0))      # (replica, sample, cell)
         g = model.field_grad(p, x, 0).mean(axis=1)             # (replica, cell): dV/dh_i
         first = self.chip.spec.cells.layers[0]
@@ -108,28 +103,30 @@ class EpLearnerCircuit(AbstractLearner):
         acc["h"] = g.mean(axis=0)
         return acc
 
+    def _coupler_terms(self, ch: np.ndarray) -> dict[str, np.ndarray]:
+        """Each coupler register's accumulator from channel samples ch (channel, sample, cell):
+        dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), averaged (one matrix product). A
+        directed device gets its pair's term too: symmetric EP knows no direction."""
+        M = ch.shape[1]
+        return {name: self.model.pair_sign * sum(c[:, r0:r1].T @ c[:, c0:c1] for c in ch) / M
+                for name, (r0, r1, c0, c1) in self.blocks.items()}
+
     def train_batch(self, pixels: np.ndarray, labels: np.ndarray, lr_scale: float = 1.0) -> None:
         self._write(self.gradient(pixels, labels), lr_scale)
 
     def gradient(self, pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
-        """The EP estimate of dL/dtheta for every register, batch-averaged: ``J{k}`` for the
-        coupling block between layers k and k+1 (rows: layer k), ``input`` (input, first-layer
-        cell) and ``h`` (cell,)."""
+        """The EP estimate of dL/dtheta for every register, batch-averaged: the coupler blocks
+        of :func:`coupler_blocks`, ``input`` (input, first-layer cell) and ``h`` (cell,)."""
         cfg, chip, model = self.cfg, self.chip, self.model
         engine = self.train_engine
         h_in = chip.input_field(pixels)
         x0 = engine.initial_state()
         x_free, U_free = self._phase(engine, cfg.free_steps, x0, h_in)
-        target = -np.ones((len(labels), self.n_classes))
-        target[np.arange(len(labels)), labels] = 1.0
+        target = self.targets(labels)
 
         def nudged(beta):
-            df0, df1 = model.nudge(self.p64, beta, target)
-            h = h_in.copy()
-            h[:, self.out] += df0
-            delta = np.zeros((2, chip.n))
-            delta[1, self.out] = df1
-            return self._phase(engine, cfg.nudged_steps, x_free, h, delta)[1]
+            return self._phase(engine, cfg.nudged_steps, x_free,
+                               self.nudged_fields(h_in, beta, target))[1]
 
         a_plus = self._accumulate(nudged(cfg.beta), pixels)
         if cfg.estimator == "one_sided":
@@ -138,16 +135,33 @@ class EpLearnerCircuit(AbstractLearner):
             a_ref, scale = self._accumulate(nudged(-cfg.beta), pixels), 0.5 / cfg.beta
         return {k: scale * (a_plus[k] - a_ref[k]) for k in a_plus}
 
+    def targets(self, labels: np.ndarray) -> np.ndarray:
+        """(sample, class) output targets: +1 for the label's cell, -1 for the others."""
+        target = -np.ones((len(labels), self.n_classes))
+        target[np.arange(len(labels)), labels] = 1.0
+        return target
+
+    def nudged_fields(self, h_in: np.ndarray, beta: float, target: np.ndarray) -> np.ndarray:
+        """(field, replica, cell) field changes of a nudged phase: the inputs' field plus the
+        output nudge circuit's change of both fields (adds beta * loss to V)."""
+        df0, df1 = self.model.nudge(self.p64, beta, target)
+        h = np.zeros((2,) + h_in.shape)
+        h[0] = h_in
+        h[0][:, self.out] += df0
+        h[1][:, self.out] = df1
+        return h
+
     def _write(self, grad: dict[str, np.ndarray], lr_scale: float) -> None:
         """Apply -lr * gradient to every register through its DAC and reload the chip."""
         chip = self.chip
         codes = chip.J_codes.copy()
-        for k, (r0, r1, c0, c1) in enumerate(self.upper):  # block k joins layers k and k+1
-            step = -lr_scale * self.lr_layers[1 + k] * grad[f"J{k}"]
+        for name, (r0, r1, c0, c1) in self.blocks.items():
+            step = -lr_scale * self.lr_layers[1 + int(name[1:])] * grad[name]
             index = (slice(r0, r1), slice(c0, c1))
             new = self.coupling_writer.apply(codes, step * chip.mask[index], index)
             codes[index] = new
-            codes[c0:c1, r0:r1] = new.T  # one device per coupler: the mirror is the same
+            if not chip.directed:  # one device per coupler: the mirror is the same
+                codes[c0:c1, r0:r1] = new.T
         chip.write_couplings(codes)
         chip.write_inputs(self.input_writer.apply(chip.input_codes,
                                                   -lr_scale * self.lr_layers[0] * grad["input"]))
@@ -207,3 +221,20 @@ class EpLearnerCircuit(AbstractLearner):
         self.train_engine.refresh()
         self.eval_stale = True
 
+
+
+def coupler_blocks(chip: Chip) -> dict[str, tuple[int, int, int, int]]:
+    """The coupler registers of a layered chip, by name: ``J{k}`` the block (r0, r1, c0, c1)
+    between layers k and k+1 with rows in layer k (one device per reciprocal pair, or on a
+    directed chip the devices that drive layer k from layer k+1), and on a directed chip
+    ``F{k}``, rows in layer k+1 (the devices that drive layer k+1 from layer k); blocks
+    without devices (the backward ones of a feed-forward chip) are left out."""
+    blocks = {}
+    s = np.cumsum([0] + list(chip.spec.cells.layers))
+    for k, (r0, r1, c1) in enumerate(zip(s[:-2], s[1:-1], s[2:])):
+        c0 = r1
+        if not chip.directed or chip.mask[r0:r1, c0:c1].any():
+            blocks[f"J{k}"] = (r0, r1, c0, c1)
+        if chip.directed and chip.mask[c0:c1, r0:r1].any():
+            blocks[f"F{k}"] = (c0, c1, r0, r1)
+    return blocks
