@@ -219,9 +219,9 @@ class Engine:
         return drift
 
     def run(self, steps: int | None = None, *, x0: np.ndarray | None = None,
-            h_ext: np.ndarray | None = None, noise: np.ndarray | None = None, sample_steps: np.ndarray | None = None,
-            energy_every: int | None = None, progress: bool = False,
-            correction: Correction | None = None) -> SimResult:
+            h_ext: np.ndarray | None = None, noise: np.ndarray | None = None,
+            sample_steps: np.ndarray | None = None, energy_every: int | None = None,
+            progress: bool = False, correction: Correction | None = None) -> SimResult:
         """Advance all replicas by ``steps`` (default: the spec's).
 
         x0: (replica, cell) initial state (default: drawn per the spec). h_ext: (replica, cell)
@@ -249,8 +249,9 @@ class Engine:
                              f"{np.shape(h_ext)}")
         if correction is not None and correction.twins and B % 2:
             raise ValueError(f"twin replicas need an even replica count; got {B}")
-        if correction is not None and not correction.twins:
-            _check_shape("correction.ref", correction.ref, (B, N))
+        if correction is not None and not correction.twins and np.shape(correction.ref) != (B, N):
+            raise ValueError(f"correction.ref must have shape {(B, N)} (or use twins); got "
+                             f"{np.shape(correction.ref)}")
         # a copy: the kernels update the state in place, and x0 is the caller's
         x = np.array(self.initial_state() if x0 is None else x0, dtype=dtype, order="C")
         if batched:
@@ -268,7 +269,8 @@ class Engine:
                 ext[:] = h_ext
             else:
                 ext[0] = h_ext
-            hx = np.ascontiguousarray(ext.transpose(0, 2, 1) if batched else ext, dtype=dtype)
+            given = ext if ext[1].any() else ext[:1]  # the kernels skip an absent field 1
+            hx = np.ascontiguousarray(given.transpose(0, 2, 1) if batched else given, dtype=dtype)
         dt = dtype(chip.dt)
         if correction is None:  # an empty pair list switches the correction off
             adjoint = tuple(a[:0] for a in self.adjoint)

@@ -12,6 +12,7 @@ import h5py
 import numpy as np
 
 import thermochip
+from device_models import dac
 from thermochip.chip import Chip
 from thermochip.engine import SimResult
 
@@ -36,6 +37,22 @@ def atomic_path(path: str | Path):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_registers(f: h5py.File, chip: Chip) -> None:
+    """The chip's DAC registers into an open results file: ``couplings`` (codes, mask, input
+    codes) and ``fields`` (codes), each with its DAC's bits, full scale, rounding and LSB."""
+    spec = chip.spec
+    for name, codes, d in (("couplings", chip.J_codes, spec.couplings.dac),
+                           ("fields", chip.field_codes, spec.fields.dac)):
+        f[f"{name}/codes"] = codes
+        f[name].attrs.update(bits=d.bits, full_scale=d.full_scale, rounding=d.rounding,
+                             lsb=dac.lsb(d.bits, d.full_scale))
+    f["couplings/mask"] = chip.mask.astype(np.uint8)
+    # mask[i, j]: a device carries cell j into cell i; directed: one device per direction
+    f["couplings"].attrs["directed"] = chip.directed
+    if chip.input_codes is not None and chip.input_codes.size:
+        f["couplings/input_codes"] = chip.input_codes
 
 
 def save_simulation(path: str | Path, chip: Chip, result: SimResult, spec_yaml: str,
@@ -63,14 +80,4 @@ def save_simulation(path: str | Path, chip: Chip, result: SimResult, spec_yaml: 
             mode = chip.model.readouts[chip.model.readout_index(spec.adc.mode)][0]
             a.attrs.update(bits=spec.adc.bits, full_scale=spec.adc.full_scale, mode=mode,
                            axes="replica, sample, cell, readout")
-        for name, codes, d in (("couplings", chip.J_codes, spec.couplings.dac),
-                               ("fields", chip.field_codes, spec.fields.dac)):
-            g = f.create_group(name)
-            g["codes"] = codes
-            g.attrs.update(bits=d.bits, full_scale=d.full_scale, rounding=d.rounding,
-                           lsb=d.full_scale / (2 ** (d.bits - 1) - 1))
-        f["couplings/mask"] = chip.mask.astype(np.uint8)
-        # mask[i, j]: a device carries cell j into cell i; directed: one device per direction
-        f["couplings"].attrs["directed"] = chip.directed
-        if chip.input_codes is not None and chip.input_codes.size:
-            f["couplings/input_codes"] = chip.input_codes
+        write_registers(f, chip)

@@ -22,7 +22,7 @@ from thermochip.chip import Chip
 from thermochip.errors import ThermochipError
 from thermochip.learn import make_learner
 from thermochip.progress import progress_bar
-from thermochip.results import atomic_path
+from thermochip.results import atomic_path, write_registers
 from thermochip.spec import ChipSpec
 from thermochip.spec_io import dump_spec, load_spec
 
@@ -163,16 +163,7 @@ def save_run(path: str | Path, result: RunResult, chip: Chip, learner) -> None:
         for k, v in result.history.as_arrays().items():
             f[f"learning_curve/{k}"] = v
         f["confusion"] = result.test.confusion
-        for name, codes, d in (("couplings", chip.J_codes, spec.couplings.dac),
-                               ("fields", chip.field_codes, spec.fields.dac)):
-            f[f"{name}/codes"] = codes
-            f[name].attrs.update(bits=d.bits, full_scale=d.full_scale, rounding=d.rounding,
-                                 lsb=d.full_scale / (2 ** (d.bits - 1) - 1))
-        f["couplings/mask"] = chip.mask.astype(np.uint8)
-        # mask[i, j]: a device carries cell j into cell i; directed: one device per direction
-        f["couplings"].attrs["directed"] = chip.directed
-        if chip.input_codes is not None and chip.input_codes.size:
-            f["couplings/input_codes"] = chip.input_codes
+        write_registers(f, chip)
         for k, v in learner.registers().items():
             f[f"learner/{k}"] = v
         if spec.cells.layers:

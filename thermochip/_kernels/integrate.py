@@ -90,7 +90,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
               qblocks, qpairs, Qflat, xref, twin, period, half):
     """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
     row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (field, cell,
-    replica) per-replica field changes, or (0, 0, 0); noise and drift stay as drawn,
+    replica) per-replica changes of field 0 (and field 1 if given), or (0, 0, 0); noise and drift stay as drawn,
     (replica, step, cell) (drift may be (0, 0, 0)). blocks (block, 6) int64 rows
     [r0, r1, c0, c1, offset, delay]: J[r0:r1, c0:c1] stored row-major at Jflat[offset:],
     applied to the channels of cells c0:c1 from `delay` steps ago; Jsflat (same offsets, or
@@ -168,6 +168,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                     f1 = fields[1, i]
                     if n_ext > 0:
                         f0 += h_ext[0, i, b]
+                    if n_ext > 1:
                         f1 += h_ext[1, i, b]
                     extra = drift[b, k, i] if has_drift else zero
                     if corr:
@@ -198,8 +199,8 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
                        dt, noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status,
                        qpairs, QT, xref, twin, period, half):
     """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), noise and drift
-    (replica, step, cell), h_ext (field, replica, cell) or (0, 0, 0); delays (bin,) and JT, JsT
-    (bin, cell, cell) dense transposed couplings per delay line (JsT may have 0 bins).
+    (replica, step, cell), h_ext (field, replica, cell) (1 or 2 fields) or (0, 0, 0);
+    delays (bin,) and JT, JsT (bin, cell, cell) dense transposed couplings per delay line (JsT may have 0 bins).
     Correction (skipped when qpairs is empty): QT (pair, cell, cell) transposed Q^{kl} of each
     channel pair of qpairs; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
@@ -283,6 +284,7 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
                     f1 = fields[1, i]
                     if n_ext > 0:
                         f0 += h_ext[0, b, i]
+                    if n_ext > 1:
                         f1 += h_ext[1, b, i]
                     extra = drift[b, k, i] if has_drift else zero
                     if corr:

@@ -52,8 +52,9 @@ class EpLearnerCircuit(AbstractLearner):
         mode_name, n_read = model.readouts[model.readout_index(spec.adc.mode if spec.adc else None)]
         if spec.adc is None or n_read != model.n_channels or mode_name == "phase":
             raise IncompatibleModelError(f"learner '{cfg.rule}' reads the coupling channels "
-                                         f"through the ADC: give an adc section with the {model.name} "
-                                         f"channel read-out ({model.readouts[0][0]})")
+                                         f"through the ADC: give an adc section with the "
+                                         f"{model.name} channel read-out "
+                                         f"({model.readouts[0][0]})")
         self.chip, self.cfg, self.model = chip, cfg, model
         self.n_classes = n_classes
         self.out = slice(chip.n - n_classes, chip.n)
@@ -117,8 +118,7 @@ class EpLearnerCircuit(AbstractLearner):
     def gradient(self, pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
         """The EP estimate of dL/dtheta for every register, batch-averaged: the coupler blocks
         of :func:`coupler_blocks`, ``input`` (input, first-layer cell) and ``h`` (cell,)."""
-        cfg, chip, model = self.cfg, self.chip, self.model
-        engine = self.train_engine
+        cfg, chip, engine = self.cfg, self.chip, self.train_engine
         h_in = chip.input_field(pixels)
         x0 = engine.initial_state()
         x_free, U_free = self._phase(engine, cfg.free_steps, x0, h_in)
