@@ -438,9 +438,11 @@ def pack_adjoint(chip: Chip, Q: np.ndarray, dtype):
 
 
 def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):
-    """The batched kernel's couplings: (block, 6) table [r0, r1, c0, c1, offset, delay] and
-    the flat row-major J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay
-    line."""
+    """The batched kernel's couplings: (block, 7) table [r0, r1, c0, c1, offset, delay, first]
+    and the flat row-major J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay
+    line. ``first`` marks the first block of its row range (the chip's blocks span whole
+    layers, so row ranges are equal or disjoint): its product is written straight into the
+    coupling fields, the others are added to them."""
     table, parts, sparts = [], [], []
     offset = 0
     for b, delay in enumerate(chip.latency_steps):
@@ -449,12 +451,13 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):
             S = Js[b, r0:r1, c0:c1] if len(Js) else None
             if not J.any() and (S is None or not S.any()):
                 continue
-            table.append((r0, r1, c0, c1, offset, int(delay)))
+            first = all(row[:2] != (r0, r1) for row in table)
+            table.append((r0, r1, c0, c1, offset, int(delay), int(first)))
             parts.append(J.ravel())
             if S is not None:
                 sparts.append(S.ravel())
             offset += J.size
     flat = np.concatenate(parts) if parts else np.zeros(0)
     sflat = np.concatenate(sparts) if sparts else np.zeros(0)
-    return (np.array(table, dtype=np.int64).reshape(-1, 6), flat.astype(dtype),
+    return (np.array(table, dtype=np.int64).reshape(-1, 7), flat.astype(dtype),
             sflat.astype(dtype))

@@ -91,9 +91,10 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
     row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (field, cell,
     replica) per-replica changes of field 0 (and field 1 if given), or (0, 0, 0); noise and drift stay as drawn,
-    (replica, step, cell) (drift may be (0, 0, 0)). blocks (block, 6) int64 rows
-    [r0, r1, c0, c1, offset, delay]: J[r0:r1, c0:c1] stored row-major at Jflat[offset:],
-    applied to the channels of cells c0:c1 from `delay` steps ago; Jsflat (same offsets, or
+    (replica, step, cell) (drift may be (0, 0, 0)). blocks (block, 7) int64 rows
+    [r0, r1, c0, c1, offset, delay, first]: J[r0:r1, c0:c1] stored row-major at
+    Jflat[offset:], applied to the channels of cells c0:c1 from `delay` steps ago, written
+    straight into the fields if `first` (the first block of its rows), else added; Jsflat (same offsets, or
     empty) holds the quadrature part J sin(alpha). Correction (skipped when qpairs is empty):
     qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...), one row per
     (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed reference (twin 0)
@@ -109,7 +110,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
     inv_win = (dt - dt + 1) / adc_win
-    G = np.empty((2, N, B), dtype=x.dtype)
+    G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
     bad = np.full(N, -1, dtype=np.int64)
     nq = N if corr else 0
@@ -120,15 +121,17 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     for k in range(K):
         kk = k0 + k
         # 1. coupling fields: one matrix product per block, channel (and quadrature part)
-        G[:] = zero
         for q in range(blocks.shape[0]):
-            r0, r1, c0, c1, off, delay = blocks[q]
+            r0, r1, c0, c1, off, delay, first = blocks[q]
             slot = (kk - delay) % n_slots
             JB = Jflat[off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
             out = tmp[r0:r1]
             for c in range(nc):
-                np.dot(JB, hist[slot, c, c0:c1], out)
-                G[c, r0:r1] += out
+                if first:  # no zeroing and no extra pass over the fields
+                    np.dot(JB, hist[slot, c, c0:c1], G[c, r0:r1])
+                else:
+                    np.dot(JB, hist[slot, c, c0:c1], out)
+                    G[c, r0:r1] += out
             if quad:
                 JS = Jsflat[off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
                 np.dot(JS, hist[slot, 1, c0:c1], out)
