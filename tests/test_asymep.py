@@ -231,3 +231,20 @@ def test_asymep_is_centered_ep_on_a_reciprocal_chip():
     for key in ep:
         assert np.any(ep[key]), key
         np.testing.assert_allclose(asym[key], ep[key], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", ["oim_asymmetric", "softspin_feedforward"])
+def test_updates_write_each_device_of_a_directed_chip(case):
+    """A directed chip's learner writes each direction's own codes: an asymmetric chip's two
+    directions move apart, and a feed-forward chip never gains a backward coupler."""
+    chip = tiny_chip("asymep", **NONRECIPROCAL[case])
+    learner = AsymEpLearnerCircuit(chip, 3)
+    before = chip.J_codes.copy()
+    learner.train_batch(PIXELS, LABELS, lr_scale=50.0)
+    assert np.any(chip.J_codes != before)
+    assert not np.any(chip.J_codes[~chip.mask])  # nothing written where no device exists
+    if chip.spec.topology.feedforward:
+        assert not np.any(chip.J_codes[:5, 5:])  # backward block of the 5 -> 3 chip
+    else:
+        step = chip.J_codes.astype(np.int64) - before
+        assert np.any(step != step.T)  # a mirrored write would move both directions alike
