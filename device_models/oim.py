@@ -98,5 +98,6 @@ MODEL = register(CellModel(
     carrier=True, periodic=2 * np.pi, init_range=(0.0, 2 * np.pi),
     readouts=(("iq", 2), ("phase", 1)),
     local_energy=local_energy, local_force=local_force, channel=channel,
-    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels, field_grad=field_grad, nudge=nudge,
+    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels,
+    field_grad=field_grad, nudge=nudge,
 ))

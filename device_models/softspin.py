@@ -88,5 +88,6 @@ MODEL = register(CellModel(
     n_channels=1, carrier=False, periodic=None, init_range=(-1.0, 1.0),
     readouts=(("value", 1),),
     local_energy=local_energy, local_force=local_force, channel=channel,
-    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels, field_grad=field_grad, nudge=nudge,
+    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels,
+    field_grad=field_grad, nudge=nudge,
 ))

@@ -347,11 +347,12 @@ def digits_spec(**learner):
 def test_digits_one_epoch_reaches_nearest_class_mean():
     """examples/digits_om.yaml, one epoch (1437 training samples), scored on the 360 test
     samples. With coupling learning off the learner converges to nearest-class-mean in well
-    space, which scores 90.3 % on this split (computed below; about 90 % on any split). The binomial SE of an accuracy
-    near 0.9 on 360 samples is sqrt(0.9 * 0.1 / 360) = 0.016: the chip's accuracy must be
-    within 5 SE of nearest-class-mean (it also carries the chip's thermal noise), far above
-    chance (10 %); and every class's bias register must have converged next to its own class
-    mean's well field, -2 J2 (2 mean - 1), rather than any other class's."""
+    space, which scores 90.3 % on this split (computed below; about 90 % on any split). The
+    binomial SE of an accuracy near 0.9 on 360 samples is sqrt(0.9 * 0.1 / 360) = 0.016: the
+    chip's accuracy must be within 5 SE of nearest-class-mean (it also carries the chip's
+    thermal noise), far above chance (10 %); and every class's bias register must have
+    converged next to its own class mean's well field, -2 J2 (2 mean - 1), rather than any
+    other class's."""
     from thermochip.data import load_dataset
 
     spec = digits_spec()

@@ -1,12 +1,12 @@
 """The engine's Python driver: advances B replicas of a chip in chunks of steps, one compiled
-call per chunk. It draws the noise (one stream per replica, so results do not depend on the
-replica or thread count), runs the 1/f filter bank, records energies at chunk boundaries,
-quantises the ADC samples and turns a non-finite state into a one-line error.
+call per chunk. It keys the kernels' white noise (one counter-based stream per replica, so
+results do not depend on the replica or thread count), runs the 1/f filter bank, records
+energies at chunk boundaries, quantises the ADC samples and turns a non-finite state into a
+one-line error.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import time
 from dataclasses import dataclass
@@ -26,7 +26,8 @@ from thermochip.spec import NormalState, UniformState
 #: Measured with bench/engine.py.
 SMALL_CHIP = 96
 
-#: Largest noise block (replica x step x cell elements) drawn at once: bounds memory per chunk.
+#: Largest chunk (replica x step x cell elements): bounds the memory of injected noise and
+#: 1/f drift blocks.
 MAX_BLOCK = 1 << 23
 
 
@@ -105,9 +106,9 @@ def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
 
 class Engine:
     """Advances ``replicas`` copies of a chip. Keeps, across calls, each replica's random
-    stream, the 1/f filter state and the kernel's copy of the couplings (call
-    :meth:`refresh` after the chip's DAC codes change), so a learner can run many short phases
-    cheaply. Axes: replica (B), cell (N)."""
+    streams (the white noise's as a step counter), the 1/f filter state and the kernel's copy
+    of the couplings (call :meth:`refresh` after the chip's DAC codes change), so a learner can
+    run many short phases cheaply. Axes: replica (B), cell (N)."""
 
     def __init__(self, chip: Chip, *, replicas: int | None = None, seed: int | None = None,
                  layout: str = "auto"):
@@ -126,14 +127,17 @@ class Engine:
         self.p64 = model.to_kernel(chip.params, np.float64)
         rates, self.flicker_std = chip.flicker_poles()
         self.flicker_decay = np.exp(-rates * chip.dt)
-        self._noise_buffers: dict[int, np.ndarray] = {}
         self.reseed()
         self.refresh()
 
     def reseed(self) -> None:
         """Restart every random stream from the seed (same noise as a fresh engine)."""
         B, seed = self.B, self.seed
-        self.streams = [replica_stream(seed, b) for b in range(B)]
+        self.streams = [replica_stream(seed, b) for b in range(B)]  # initial states
+        # white noise: replica b's normal number (step * N + cell) of stream noise_keys[b]
+        self.noise_keys = np.array([np.random.SeedSequence(seed, spawn_key=(4, b))
+                                    .generate_state(1, np.uint64)[0] for b in range(B)])
+        self.noise_step = 0
         # 1/f increments come from their own streams, so how a run is cut into chunks cannot
         # change which normals feed the white noise
         self.flicker_streams = [replica_stream(seed, b, purpose=3) for b in range(B)]
@@ -173,6 +177,7 @@ class Engine:
     def state_blob(self) -> np.ndarray:
         """Every random stream and the 1/f filter state, as bytes (for checkpoints)."""
         state = {"streams": [g.bit_generator.state for g in self.streams],
+                 "noise_step": self.noise_step,
                  "flicker_streams": [g.bit_generator.state for g in self.flicker_streams],
                  "adc": self.adc_rng.bit_generator.state,
                  "flicker": self.flicker_state.tolist()}
@@ -184,25 +189,8 @@ class Engine:
                         state["streams"] + state["flicker_streams"]):
             g.bit_generator.state = s
         self.adc_rng.bit_generator.state = state["adc"]
+        self.noise_step = state["noise_step"]
         self.flicker_state = np.array(state["flicker"]).reshape(self.flicker_state.shape)
-
-    def _normals(self, K: int) -> np.ndarray:
-        """(replica, step, cell) standard normals, each replica's from its own stream; the
-        streams are filled in parallel threads (numpy's generators release the GIL)."""
-        # reuse the buffer: touching fresh pages costs as much as drawing the normals
-        block = self._noise_buffers.get(K)
-        if block is None:
-            block = self._noise_buffers[K] = np.empty((self.B, K, self.chip.n), self.dtype)
-
-        def fill(b):
-            self.streams[b].standard_normal(out=block[b], dtype=self.dtype)
-
-        if self.B * K * self.chip.n < 1 << 20:  # small blocks: threads cost more than they save
-            for b in range(self.B):
-                fill(b)
-        else:
-            list(_pool().map(fill, range(self.B)))
-        return block
 
     def _flicker(self, K: int) -> np.ndarray:
         """(replica, step, cell) 1/f force noise for the next K steps: exact AR(1) updates of
@@ -309,22 +297,22 @@ class Engine:
         rec_steps, energies = ([0], [energy()]) if record else ([], [])
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
         # A zero-step call compiles (or loads from the cache) before the clock starts.
+        no_noise = np.zeros((0, 0, 0), dtype=dtype)
         step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
-                self.noise_std, dt, np.zeros((B, 0, N), dtype=dtype), no_drift,
-                adc_steps, win, mode, adc_buf, cursor, status, *adjoint, xref, *geometry)
+                self.noise_std, dt, 0, no_noise, self.noise_keys, 0, no_drift, adc_steps, win,
+                mode, adc_buf, cursor, status, *adjoint, xref, *geometry)
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
         t0 = time.perf_counter()
         k = 0
         while k < n_steps:
             K = min(chunk, n_steps - k, energy_every - k % energy_every)
-            if noise is None:
-                block = self._normals(K)
-            else:
-                block = np.ascontiguousarray(noise[:, k:k + K], dtype=dtype)
+            block = (no_noise if noise is None else
+                     np.ascontiguousarray(noise[:, k:k + K], dtype=dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
             rc = step_fn(p, x, hist, k, *self.couplings, fields, hx, self.gain, self.offset,
-                         self.noise_std, dt, block, drift, adc_steps, win, mode, adc_buf,
-                         cursor, status, *adjoint, xref, *geometry)
+                         self.noise_std, dt, K, block, self.noise_keys, self.noise_step + k,
+                         drift, adc_steps, win, mode, adc_buf, cursor, status, *adjoint, xref,
+                         *geometry)
             if rc:
                 bar.close()
                 raise NumericalError(f"non-finite state at step {status[0]} (t = "
@@ -340,6 +328,8 @@ class Engine:
             bar.update(K)
         seconds = time.perf_counter() - t0
         bar.close()
+        if noise is None:
+            self.noise_step += n_steps
 
         a = spec.adc
         if plan is None:
@@ -352,18 +342,11 @@ class Engine:
             values = adc_model.reconstruct(codes, a.bits, a.full_scale)
             sat = saturated.sum(axis=(0, 1))
         return SimResult(x=state().astype(np.float64), energy_steps=np.array(rec_steps),
-                         energies=np.array(energies).reshape(len(rec_steps), B), sample_steps=adc_steps,
+                         energies=np.array(energies).reshape(len(rec_steps), B),
+                         sample_steps=adc_steps,
                          adc_analog=adc_buf.astype(np.float64), adc_codes=codes,
                          adc_values=values, adc_saturated=sat, steps=n_steps,
                          dt=spec.integrator.dt, seconds=seconds)
-
-
-@functools.lru_cache(maxsize=1)
-def _pool():
-    """Threads that fill the replicas' noise blocks (one per engine thread)."""
-    from concurrent.futures import ThreadPoolExecutor
-    from thermochip._kernels.jit import get_num_threads
-    return ThreadPoolExecutor(max_workers=get_num_threads(), thread_name_prefix="noise")
 
 
 def _check_shape(name: str, array, shape: tuple) -> None:

@@ -1218,7 +1218,7 @@ def _read_c(path: Path) -> Export:
     return exp
 
 
-# -- public: import ---------------------------------------------------------------------------------
+# -- public: import --------------------------------------------------------------------------------
 def load_export(path: str | Path) -> dict:
     """Read an export of any format (or a results file) back. Returns a dict: ``format``
     (h5, hex, c, csv, json or results), ``path``, the provenance keys (``name``, ``model``,
@@ -1329,7 +1329,7 @@ def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
         chip.write_inputs(inputs)
 
 
-# -- command line ------------------------------------------------------------------------------------
+# -- command line ----------------------------------------------------------------------------------
 def add_arguments(parser) -> None:
     parser.add_argument("run", metavar="RUN.h5", help="results file of thermochip run or "
                                                       "simulate (or an export to convert)")

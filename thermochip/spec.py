@@ -40,10 +40,15 @@ class Interval:
         return True
 
     def describe(self) -> str:
-        lo = "-inf" if self.lo is None else f"{self.lo:g}" if self.lo != int(self.lo) else str(int(self.lo))
-        hi = "inf" if self.hi is None else f"{self.hi:g}" if self.hi != int(self.hi) else str(int(self.hi))
+        lo = "-inf" if self.lo is None else _bound(self.lo)
+        hi = "inf" if self.hi is None else _bound(self.hi)
         return f"{'[' if self.lo_closed and self.lo is not None else '('}{lo}, {hi}" \
                f"{']' if self.hi_closed and self.hi is not None else ')'}"
+
+
+def _bound(v: float) -> str:
+    """A range bound as written: integers without a decimal point."""
+    return str(int(v)) if v == int(v) else f"{v:g}"
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,14 @@ Each step, in dimensionless time:
    The reference is a fixed state per replica, or (twins) the live midpoint of replicas b and
    b + B/2.
 
-Both take fields (2, cell), gain, offset, noise_std (cell,) and a status (3,) int64 array that
-receives (step, replica, cell) of the first non-finite state; they return 0, or 1 when a state
-became non-finite (the chunk stops at that step). The ring buffer ``hist`` keeps the channels of
-state index k in slot k % n_slots.
+Both take fields (2, cell), gain, offset, noise_std (cell,), the white noise and a status (3,)
+int64 array that receives (step, replica, cell) of the first non-finite state; they return 0,
+or 1 when a state became non-finite (the chunk stops at that step). The ring buffer ``hist``
+keeps the channels of state index k in slot k % n_slots.
+
+White noise: K steps from state index k0; ``xi`` of replica b, chunk step k, cell i is normal
+number ``(counter0 + k) * N + i`` of the stream ``keys[b]`` (:mod:`thermochip._kernels.rng`),
+or, when ``noise`` (replica, step, cell) is not empty, the injected ``noise[b, k, i]``.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import numpy as np
 from thermochip._kernels.dispatch import (channel, channel_deriv, coupling_force, local_force,
                                           readout)
 from thermochip._kernels.jit import kernel, prange, scalar
+from thermochip._kernels.rng import normal_as
 
 
 @scalar
@@ -86,22 +91,22 @@ def _cell_update(p, xi, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_no
 
 @kernel(parallel=True)
 def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset, noise_std, dt,
-              noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status,
-              qblocks, qpairs, Qflat, xref, twin, period, half):
+              K, noise, keys, counter0, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor,
+              status, qblocks, qpairs, Qflat, xref, twin, period, half):
     """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
     row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (field, cell,
-    replica) per-replica changes of field 0 (and field 1 if given), or (0, 0, 0); noise and drift stay as drawn,
-    (replica, step, cell) (drift may be (0, 0, 0)). blocks (block, 7) int64 rows
+    replica) per-replica changes of field 0 (and field 1 if given), or (0, 0, 0); drift stays
+    as drawn, (replica, step, cell), or (0, 0, 0). blocks (block, 7) int64 rows
     [r0, r1, c0, c1, offset, delay, first]: J[r0:r1, c0:c1] stored row-major at
     Jflat[offset:], applied to the channels of cells c0:c1 from `delay` steps ago, written
-    straight into the fields if `first` (the first block of its rows), else added; Jsflat (same offsets, or
-    empty) holds the quadrature part J sin(alpha). Correction (skipped when qpairs is empty):
-    qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...), one row per
-    (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed reference (twin 0)
-    or twin > 0 the replica offset of each twin."""
+    straight into the fields if `first` (the first block of its rows), else added; Jsflat (same
+    offsets, or empty) holds the quadrature part J sin(alpha). Correction (skipped when qpairs
+    is empty): qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...),
+    one row per (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed
+    reference (twin 0) or twin > 0 the replica offset of each twin."""
     N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
-    K = noise.shape[1]
+    injected = noise.shape[0] > 0
     quad = Jsflat.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
@@ -162,7 +167,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
         last = in_win and kn == adc_steps[s]
         nslot = kn % n_slots
         # 2. cell update, parallel over tiles of TILE cells; within a tile, replicas outer and
-        # cells inner, so the cell-major state and the (replica, step, cell) noise are both
+        # cells inner, so the cell-major state and the (replica, step, cell) drift are both
         # read along cache lines
         for t in prange((N + TILE - 1) // TILE):
             for b in range(B):
@@ -176,9 +181,10 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                     extra = drift[b, k, i] if has_drift else zero
                     if corr:
                         extra += coupling_force(p, R[i, b], H[0, i, b], H[1, i, b])
+                    z = (noise[b, k, i] if injected else
+                         normal_as(keys[b], np.uint64((counter0 + k) * N + i), zero))
                     xn = _cell_update(p, x[i, b], f0, f1, G[0, i, b], G[1, i, b],
-                                      gain[i], offset[i], extra, dt, noise_std[i] * sqdt,
-                                      noise[b, k, i])
+                                      gain[i], offset[i], extra, dt, noise_std[i] * sqdt, z)
                     if not np.isfinite(xn) and bad[i] < 0:
                         bad[i] = b
                     x[i, b] = xn
@@ -199,17 +205,18 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
 
 @kernel(parallel=True)
 def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, offset, noise_std,
-                       dt, noise, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor, status,
-                       qpairs, QT, xref, twin, period, half):
-    """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), noise and drift
-    (replica, step, cell), h_ext (field, replica, cell) (1 or 2 fields) or (0, 0, 0);
-    delays (bin,) and JT, JsT (bin, cell, cell) dense transposed couplings per delay line (JsT may have 0 bins).
+                       dt, K, noise, keys, counter0, drift, adc_steps, adc_win, adc_mode, adc_buf,
+                       cursor, status, qpairs, QT, xref, twin, period, half):
+    """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), drift
+    (replica, step, cell) or (0, 0, 0), h_ext (field, replica, cell) (1 or 2 fields) or (0, 0, 0);
+    delays (bin,) and JT, JsT (bin, cell, cell) dense transposed couplings per delay line (JsT
+    may have 0 bins).
     Correction (skipped when qpairs is empty): QT (pair, cell, cell) transposed Q^{kl} of each
     channel pair of qpairs; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
-    K = noise.shape[1]
+    injected = noise.shape[0] > 0
     nb = JT.shape[0]
     quad = JsT.shape[0] > 0
     n_ext = h_ext.shape[0]
@@ -292,8 +299,10 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
                     extra = drift[b, k, i] if has_drift else zero
                     if corr:
                         extra += C[b, i]
+                    z = (noise[b, k, i] if injected else
+                         normal_as(keys[b], np.uint64((counter0 + k) * N + i), zero))
                     xn = _cell_update(p, x[b, i], f0, f1, G[b, 0, i], G[b, 1, i], gain[i],
-                                      offset[i], extra, dt, noise_std[i] * sqdt, noise[b, k, i])
+                                      offset[i], extra, dt, noise_std[i] * sqdt, z)
                     if not np.isfinite(xn) and bad_step[b] < 0:
                         bad_step[b] = kn
                         bad_cell[b] = i
