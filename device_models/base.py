@@ -12,6 +12,12 @@ Conventions, in dimensionless time t~ = rate * t:
 so ``coupling_force(x, G) = -pair_sign * sum_c channel_deriv(x, c) * G_c`` and
 ``pair_grad_J(x_i, x_j) = dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j)`` (one parameter per
 symmetric pair). f0 is the linear field (inputs add to it), f1 the model's second field.
+
+The forces are declared as functions of the state and its channel values,
+``local_force_ch(x, ch0, ch1, f0, f1)`` and ``channel_deriv_ch(x, ch0, ch1, c)`` (ch1 = ch0 for
+one-channel models): the kernels hold each cell's channels already (the delay line stores
+them), so an oscillator step needs no sine or cosine of the old phase. :meth:`CellModel.
+local_force` and :meth:`CellModel.channel_deriv` are the same functions of x alone.
 """
 
 from __future__ import annotations
@@ -48,9 +54,11 @@ class CellModel:
     readouts: tuple[tuple[str, int], ...]
     """Read-out modes (name, number of channels), in the order ``readout`` indexes them."""
     local_energy: Callable
-    local_force: Callable
+    local_force_ch: Callable
+    """``local_force_ch(p, x, ch0, ch1, f0, f1)`` = -dV_local/dx given x's channel values."""
     channel: Callable
-    channel_deriv: Callable
+    channel_deriv_ch: Callable
+    """``channel_deriv_ch(p, x, ch0, ch1, c)`` = d channel(x, c) / dx given x's channels."""
     readout: Callable
     from_channels: Callable
     """``from_channels(p, ch)`` -> state from its channel values ch[c] (oim: atan2(Q, I))."""
@@ -60,6 +68,18 @@ class CellModel:
     nudge: Callable
     """``nudge(p, beta, target) -> (df0, df1)``: the field change that adds beta * l to V, with
     l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
+
+    def local_force(self, p, x, f0, f1):
+        """-dV_local/dx_i."""
+        return self.local_force_ch(p, x, *self._ends(p, x), f0, f1)
+
+    def channel_deriv(self, p, x, c):
+        """d channel(x, c) / dx."""
+        return self.channel_deriv_ch(p, x, *self._ends(p, x), c)
+
+    def _ends(self, p, x):
+        """(channel 0, last channel) of x: the ch0, ch1 the *_ch functions take."""
+        return self.channel(p, x, 0), self.channel(p, x, self.n_channels - 1)
 
     def coupling_force(self, p, x, G):
         """-dV_pair/dx_i given channel fields G[c] = sum_j J_ij ch_c(x_j)."""

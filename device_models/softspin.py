@@ -51,7 +51,7 @@ def local_energy(p, x, b, a):
     return p.J2 * x * x + p.J4 * x * x * x * x + b * x + p.half * a * x * x
 
 
-def local_force(p, x, b, a):
+def local_force_ch(p, x, ch0, ch1, b, a):
     return -((p.dJ2 + a) * x + p.dJ4 * x * x * x + b)
 
 
@@ -74,7 +74,7 @@ def channel(p, x, c):
     return x
 
 
-def channel_deriv(p, x, c):
+def channel_deriv_ch(p, x, ch0, ch1, c):
     return p.one + (x - x)  # shaped like x, in its dtype
 
 
@@ -87,7 +87,7 @@ MODEL = register(CellModel(
     to_kernel=to_kernel, field_names=("b", "a"), field_defaults=(0.0, 0.0), pair_sign=1.0,
     n_channels=1, carrier=False, periodic=None, init_range=(-1.0, 1.0),
     readouts=(("value", 1),),
-    local_energy=local_energy, local_force=local_force, channel=channel,
-    channel_deriv=channel_deriv, readout=readout, from_channels=from_channels,
+    local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
+    channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
     field_grad=field_grad, nudge=nudge,
 ))

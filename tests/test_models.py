@@ -229,13 +229,16 @@ def test_softspin_energy_is_the_documented_formula():
 
 @numba.njit
 def _jit_probe(p, xs, f0s, f1s, g0s, g1s, n_channels, readout_sizes, out_local, out_channel,
-               out_coupling, out_readout):
+               out_coupling, out_readout, out_cell):
     for k in range(xs.shape[0]):
         x = xs[k]
         out_local[k] = dispatch.local_force(p, x, f0s[k], f1s[k])
         out_coupling[k] = dispatch.coupling_force(p, x, g0s[k], g1s[k])
         for c in range(n_channels):
             out_channel[c, k] = dispatch.channel(p, x, c)
+        # the kernel step's form: the channels given, not recomputed
+        out_cell[k] = dispatch.cell_force(p, x, out_channel[0, k], out_channel[n_channels - 1, k],
+                                          f0s[k], f1s[k], g0s[k], g1s[k])
         for m in range(readout_sizes.shape[0]):
             for r in range(readout_sizes[m]):
                 out_readout[m, r, k] = dispatch.readout(p, x, m, r)
@@ -244,7 +247,8 @@ def _jit_probe(p, xs, f0s, f1s, g0s, g1s, n_channels, readout_sizes, out_local, 
 @numba.njit
 def _jit_scalar_types(p, x, f0, f1, g0, g1):
     return (dispatch.local_force(p, x, f0, f1), dispatch.coupling_force(p, x, g0, g1),
-            dispatch.channel(p, x, 0), dispatch.readout(p, x, 0, 0))
+            dispatch.channel(p, x, 0), dispatch.readout(p, x, 0, 0),
+            dispatch.cell_force(p, x, x, x, f0, f1, g0, g1))
 
 
 def _python_probe(model, p, xs, f0s, f1s, g0s, g1s):
@@ -276,8 +280,11 @@ def test_dispatch_jitted_matches_python_fallback(name):
     local, coupling = np.empty(n), np.empty(n)
     chan = np.empty((model.n_channels, n))
     ro = np.zeros((len(sizes), sizes.max(), n))
-    _jit_probe(p, xs, f0s, f1s, g0s, g1s, model.n_channels, sizes, local, chan, coupling, ro)
+    cell = np.empty(n)
+    _jit_probe(p, xs, f0s, f1s, g0s, g1s, model.n_channels, sizes, local, chan, coupling, ro,
+               cell)
     want = _python_probe(model, p, xs, f0s, f1s, g0s, g1s)
+    np.testing.assert_allclose(cell, want[0] + want[2], rtol=1e-13, atol=1e-14)
     # same formulas, libm vs LLVM transcendental functions: agreement to a few ulp
     for got, ref in zip((local, chan, coupling, ro), want):
         np.testing.assert_allclose(got, ref, rtol=1e-13, atol=1e-14)

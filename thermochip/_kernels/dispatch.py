@@ -44,10 +44,36 @@ def coupling_force(p, x, g0, g1):
     return m.coupling_force(p, x, (g0, g1)[:m.n_channels])
 
 
+def cell_force(p, x, ch0, ch1, f0, f1, g0, g1):
+    """local_force + coupling_force of a cell whose channel values ch0, ch1 (last channel) are
+    known: the kernel step, with no channel recomputed."""
+    m = _model(p)
+    G = (g0, g1)[:m.n_channels]
+    return (m.local_force_ch(p, x, ch0, ch1, f0, f1) - m.pair_sign
+            * sum(m.channel_deriv_ch(p, x, ch0, ch1, c) * G[c] for c in range(m.n_channels)))
+
+
+def _ends(m):
+    """The compiled (channel 0, last channel) of a state, for the x-only forms."""
+    ch, last = scalar(m.channel), m.n_channels - 1
+
+    @scalar
+    def ends(p, x):
+        c0 = ch(p, x, 0)
+        c1 = ch(p, x, last)
+        return c0, c1
+    return ends
+
+
 @overload(local_force, inline="always")
 def _local_force(p, x, f0, f1):
-    fn = scalar(_model_of_type(p).local_force)
-    return lambda p, x, f0, f1: fn(p, x, f0, f1)
+    m = _model_of_type(p)
+    fn, ends = scalar(m.local_force_ch), _ends(m)
+
+    def impl(p, x, f0, f1):
+        c0, c1 = ends(p, x)
+        return fn(p, x, c0, c1, f0, f1)
+    return impl
 
 
 @overload(channel, inline="always")
@@ -58,8 +84,13 @@ def _channel(p, x, c):
 
 @overload(channel_deriv, inline="always")
 def _channel_deriv(p, x, c):
-    fn = scalar(_model_of_type(p).channel_deriv)
-    return lambda p, x, c: fn(p, x, c)
+    m = _model_of_type(p)
+    fn, ends = scalar(m.channel_deriv_ch), _ends(m)
+
+    def impl(p, x, c):
+        c0, c1 = ends(p, x)
+        return fn(p, x, c0, c1, c)
+    return impl
 
 
 @overload(readout, inline="always")
@@ -68,15 +99,36 @@ def _readout(p, x, mode, r):
     return lambda p, x, mode, r: fn(p, x, mode, r)
 
 
+def _pair_force(m):
+    """-dV_pair/dx as a compiled function of (p, x, ch0, ch1, g0, g1). The sign is resolved
+    here, at compile time, so no float64 constant enters float32 maths."""
+    d = scalar(m.channel_deriv_ch)
+    if m.n_channels == 1:
+        if m.pair_sign < 0:
+            return scalar(lambda p, x, c0, c1, g0, g1: d(p, x, c0, c1, 0) * g0)
+        return scalar(lambda p, x, c0, c1, g0, g1: -(d(p, x, c0, c1, 0) * g0))
+    if m.pair_sign < 0:
+        return scalar(lambda p, x, c0, c1, g0, g1:
+                      d(p, x, c0, c1, 0) * g0 + d(p, x, c0, c1, 1) * g1)
+    return scalar(lambda p, x, c0, c1, g0, g1:
+                  -(d(p, x, c0, c1, 0) * g0 + d(p, x, c0, c1, 1) * g1))
+
+
 @overload(coupling_force, inline="always")
 def _coupling_force(p, x, g0, g1):
     m = _model_of_type(p)
-    d = scalar(m.channel_deriv)
-    # The sign is resolved here, at compile time, so no float64 constant enters float32 maths.
-    if m.n_channels == 1:
-        if m.pair_sign < 0:
-            return lambda p, x, g0, g1: d(p, x, 0) * g0
-        return lambda p, x, g0, g1: -(d(p, x, 0) * g0)
-    if m.pair_sign < 0:
-        return lambda p, x, g0, g1: d(p, x, 0) * g0 + d(p, x, 1) * g1
-    return lambda p, x, g0, g1: -(d(p, x, 0) * g0 + d(p, x, 1) * g1)
+    pair, ends = _pair_force(m), _ends(m)
+
+    def impl(p, x, g0, g1):
+        c0, c1 = ends(p, x)
+        return pair(p, x, c0, c1, g0, g1)
+    return impl
+
+
+@overload(cell_force, inline="always")
+def _cell_force(p, x, ch0, ch1, f0, f1, g0, g1):
+    m = _model_of_type(p)
+    local = scalar(m.local_force_ch)
+    pair = _pair_force(m)
+    return lambda p, x, ch0, ch1, f0, f1, g0, g1: (local(p, x, ch0, ch1, f0, f1)
+                                                    + pair(p, x, ch0, ch1, g0, g1))

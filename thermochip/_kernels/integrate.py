@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from thermochip._kernels.dispatch import (channel, channel_deriv, coupling_force, local_force,
+from thermochip._kernels.dispatch import (cell_force, channel, channel_deriv, coupling_force,
                                           readout)
 from thermochip._kernels.jit import kernel, prange, scalar
 from thermochip._kernels.rng import normal_as
@@ -83,9 +83,9 @@ TILE = 16
 
 
 @scalar
-def _cell_update(p, xi, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_noise):
-    """One cell's Euler--Maruyama step given its fields and channel sums."""
-    force = gain * (local_force(p, xi, f0, f1) + coupling_force(p, xi, g0, g1)) + offset + drift
+def _cell_update(p, xi, ch0, ch1, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_noise):
+    """One cell's Euler--Maruyama step given its channels, fields and channel sums."""
+    force = gain * cell_force(p, xi, ch0, ch1, f0, f1, g0, g1) + offset + drift
     return xi + dt * force + std_sqdt * xi_noise
 
 
@@ -165,7 +165,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
         s = cursor[0]
         in_win = s < n_samples and kn > adc_steps[s] - adc_win
         last = in_win and kn == adc_steps[s]
-        nslot = kn % n_slots
+        cur, nslot = kk % n_slots, kn % n_slots  # slots of the current and the new state
         # 2. cell update, parallel over tiles of TILE cells; within a tile, replicas outer and
         # cells inner, so the cell-major state and the (replica, step, cell) drift are both
         # read along cache lines
@@ -183,8 +183,9 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                         extra += coupling_force(p, R[i, b], H[0, i, b], H[1, i, b])
                     z = (noise[b, k, i] if injected else
                          normal_as(keys[b], np.uint64((counter0 + k) * N + i), zero))
-                    xn = _cell_update(p, x[i, b], f0, f1, G[0, i, b], G[1, i, b],
-                                      gain[i], offset[i], extra, dt, noise_std[i] * sqdt, z)
+                    xn = _cell_update(p, x[i, b], hist[cur, 0, i, b], hist[cur, nc - 1, i, b],
+                                      f0, f1, G[0, i, b], G[1, i, b], gain[i], offset[i], extra,
+                                      dt, noise_std[i] * sqdt, z)
                     if not np.isfinite(xn) and bad[i] < 0:
                         bad[i] = b
                     x[i, b] = xn
@@ -286,7 +287,7 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
             kn = kk + 1
             in_win = s < n_samples and kn > adc_steps[s] - adc_win
             last = in_win and kn == adc_steps[s]
-            nslot = kn % n_slots
+            cur, nslot = kk % n_slots, kn % n_slots
             for m in range(members):
                 b = g + m * twin
                 for i in range(N):
@@ -301,8 +302,9 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
                         extra += C[b, i]
                     z = (noise[b, k, i] if injected else
                          normal_as(keys[b], np.uint64((counter0 + k) * N + i), zero))
-                    xn = _cell_update(p, x[b, i], f0, f1, G[b, 0, i], G[b, 1, i], gain[i],
-                                      offset[i], extra, dt, noise_std[i] * sqdt, z)
+                    xn = _cell_update(p, x[b, i], hist[cur, 0, b, i], hist[cur, nc - 1, b, i],
+                                      f0, f1, G[b, 0, i], G[b, 1, i], gain[i], offset[i], extra,
+                                      dt, noise_std[i] * sqdt, z)
                     if not np.isfinite(xn) and bad_step[b] < 0:
                         bad_step[b] = kn
                         bad_cell[b] = i
