@@ -5,7 +5,8 @@
 
 (a) dense all-to-all soft-spin chip, N = 1024, B = 256 replicas, 1000 steps;
 (b) oscillator chip shaped 784-500-10 (784 inputs as fields, 510 oscillators), B = 256;
-(c) both kernel layouts on small chips, to place the engine's SMALL_CHIP switch.
+(c) both kernel layouts on dense chips, at 20 and 256 replicas, to place the engine's
+    SMALL_COUPLINGS switch.
 Prints cell-steps/s, coupling-MAC/s (one MAC per coupling-matrix entry, channel and replica
 per step, as the dense products compute it) and the ratio to numpy's matrix-product rate
 measured in the same run. Peak memory is the process's maximum resident set size.
@@ -92,14 +93,18 @@ def main(small: bool = False) -> None:
     report(f"(b) oscillator 784-{hidden}-{out} (inputs as fields), B={B}", chip, res, 2,
            numpy_matmul_rate(B, hidden + out, 5 if small else 20))
 
-    print("(c) layouts on small chips, B=64, 2000 steps: steps/s replicas-layout | batched")
-    for n in (8, 16, 32, 64, 128, 256):
-        spec = {"cells": {"model": "oim", "n": n}, "noise": {"thermal": {"kT": 0.01}},
-                "integrator": {"dt": "1 ns", "steps": 200 if small else 2000},
-                "run": {"replicas": 64}}
-        rates = [run(spec, layout)[1].steps_per_second for layout in ("replicas", "batched")]
-        print(f"  N={n:4d}: {rates[0]:10.0f} | {rates[1]:10.0f}  -> "
-              f"{'replicas' if rates[0] > rates[1] else 'batched'} faster")
+    print("(c) layouts on dense oscillator chips, 500 steps: steps/s replicas-layout | batched")
+    for n in (16, 64, 128, 256, 512):
+        for B in (20, 256):
+            spec = {"cells": {"model": "oim", "n": n},
+                    "couplings": {"init": {"kind": "random", "std": 0.1}},
+                    "noise": {"thermal": {"kT": 0.01}},
+                    "integrator": {"dt": "1 ns", "steps": 50 if small else 500},
+                    "run": {"replicas": B}}
+            rates = [run(spec, layout)[1].steps_per_second for layout in ("replicas", "batched")]
+            print(f"  N={n:4d} ({n * n:6d} couplings), B={B:3d}: {rates[0]:8.0f} | "
+                  f"{rates[1]:8.0f}  -> {'replicas' if rates[0] > rates[1] else 'batched'} "
+                  f"faster")
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MiB (no per-step trajectory is kept)")

@@ -242,6 +242,33 @@ def test_stochastic_write_is_unbiased():
     assert abs(step.mean() - 0.3) < 0.0115
 
 
+def test_stochastic_write_of_a_block_is_the_same_on_any_thread_count():
+    """A block of a shadow register (a strided view) is written in place; its uniforms are
+    keyed by element, so 1 and 2 threads write the same codes. The block's codes are the
+    shadow re-rounded to the DAC grid, and the registers outside the block are untouched."""
+    from thermochip._kernels.jit import get_num_threads, set_num_threads
+
+    out, shadows = [], []
+    saved = get_num_threads()
+    try:
+        for threads in (1, 2):
+            set_num_threads(threads)
+            codes = np.zeros((40, 30), np.int32)
+            w = DacWriter(codes, 8, 1.0, "stochastic", 12, np.random.default_rng(3))
+            delta = np.random.default_rng(4).normal(0, 3 / 127, (20, 10))
+            out.append(w.apply(codes, delta, (slice(5, 25), slice(10, 20))))
+            shadows.append(w.shadow.copy())
+    finally:
+        set_num_threads(saved)
+    np.testing.assert_array_equal(out[0], out[1])
+    np.testing.assert_array_equal(shadows[0], shadows[1])
+    ratio = (1.0 / 2047) / (1.0 / 127)
+    np.testing.assert_array_equal(out[0], np.rint(shadows[0][5:25, 10:20] * ratio))
+    outside = np.ones(shadows[0].shape, bool)
+    outside[5:25, 10:20] = False
+    assert not shadows[0][outside].any() and np.abs(out[0]).max() >= 3
+
+
 # ---------------------------------------------------------------------------------------------
 # the command line: resume and the quickstart
 

@@ -21,10 +21,11 @@ from thermochip.errors import NumericalError
 from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
 
-#: Chips with at most this many cells run one time loop per replica (couplings stay in cache;
-#: no barrier per step); larger ones use matrix products over all replicas each step.
-#: Measured with bench/engine.py.
-SMALL_CHIP = 96
+#: Chips with at most this many coupling entries (over all blocks and delay lines) run one
+#: time loop per replica (couplings stay in each core's cache; no barrier per step); larger
+#: ones use matrix products over all replicas each step. Measured with bench/engine.py (c):
+#: dense N = 256 (65536 entries) is about even at 256 replicas and twice as fast at 20.
+SMALL_COUPLINGS = 1 << 16
 
 #: Largest chunk (replica x step x cell elements): bounds the memory of injected noise and
 #: 1/f drift blocks.
@@ -118,7 +119,9 @@ class Engine:
         self.seed = spec.run.seed if seed is None else seed
         self.dtype = np.dtype(spec.run.dtype).type
         if layout == "auto":
-            layout = "replicas" if chip.n <= SMALL_CHIP else "batched"
+            entries = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in chip.coupling_blocks())
+            layout = ("replicas" if entries * len(chip.latency_steps) <= SMALL_COUPLINGS
+                      else "batched")
         if layout not in ("replicas", "batched"):
             raise ValueError(f"layout must be auto, replicas or batched; got {layout!r}")
         self.batched = layout == "batched"
@@ -153,23 +156,39 @@ class Engine:
         """Re-read the chip's analog couplings, fields and cell parameters."""
         chip, dtype = self.chip, self.dtype
         Jc, Js = chip.delay_matrices()
-        # the energy of the reciprocal part (the whole energy of a reciprocal chip)
-        self.J_energy = 0.5 * (Jc.sum(axis=0) + Jc.sum(axis=0).T)
+        self._delay_matrices = Jc, Js
+        self._adjoint = self._J_energy = None  # built on first use: a learner refreshes often
         self.n_slots = int(chip.latency_steps.max()) + 1
-        pairs, Q = adjoint_matrices(chip.model, Jc, Js)
-        self.reciprocal = len(pairs) == 0
-        """No coupling term breaks reciprocity: the coupling Jacobian is symmetric (A = 0)."""
-        if self.batched:
-            self.couplings = pack_blocks(chip, Jc, Js, dtype)
-            qblocks, Qflat = pack_adjoint(chip, Q, dtype)
-            self.adjoint = (qblocks, pairs, Qflat)
-        else:
-            self.couplings = (chip.latency_steps.astype(np.int64),
-                              np.ascontiguousarray(Jc.transpose(0, 2, 1), dtype=dtype),
-                              np.ascontiguousarray(Js.transpose(0, 2, 1), dtype=dtype))
-            self.adjoint = (pairs, np.ascontiguousarray(Q.transpose(0, 2, 1), dtype=dtype))
+        self.couplings = pack_blocks(chip, Jc, Js, dtype, transposed=not self.batched)
         self.gain, self.offset = chip.gain.astype(dtype), chip.offset.astype(dtype)
         self.noise_std = chip.noise_std.astype(dtype)
+
+    @property
+    def J_energy(self) -> np.ndarray:
+        """The energy's couplings: the reciprocal part (the whole of a reciprocal chip's)."""
+        if self._J_energy is None:
+            C = self._delay_matrices[0].sum(axis=0)
+            self._J_energy = 0.5 * (C + C.T)
+        return self._J_energy
+
+    @property
+    def adjoint(self) -> tuple:
+        """The kernel's correction arguments (see :func:`adjoint_matrices`)."""
+        if self._adjoint is None:
+            pairs, Q = adjoint_matrices(self.chip.model, *self._delay_matrices)
+            qblocks, Qflat = pack_adjoint(self.chip, Q, self.dtype, transposed=not self.batched)
+            self._adjoint = (qblocks, pairs, Qflat)
+        return self._adjoint
+
+    @property
+    def reciprocal(self) -> bool:
+        """No coupling term breaks reciprocity: the coupling Jacobian is symmetric (A = 0)."""
+        return len(self.adjoint[1]) == 0
+
+    def _no_correction(self) -> tuple:
+        """Empty correction arguments of the kernels' types: the kernels skip the correction."""
+        return (np.zeros((0, 5), dtype=np.int64), np.zeros((0, 2), dtype=np.int64),
+                np.zeros((0, 0), dtype=self.dtype))
 
     def initial_state(self) -> np.ndarray:
         return initial_state(self.chip, self.streams)
@@ -261,7 +280,7 @@ class Engine:
             hx = np.ascontiguousarray(given.transpose(0, 2, 1) if batched else given, dtype=dtype)
         dt = dtype(chip.dt)
         if correction is None:  # an empty pair list switches the correction off
-            adjoint = tuple(a[:0] for a in self.adjoint)
+            adjoint = self._no_correction()
             xref, twin = np.zeros((0, 0), dtype=dtype), 0
         else:
             adjoint = self.adjoint
@@ -370,7 +389,7 @@ def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = Non
              layout: str = "auto") -> SimResult:
     """One simulation of ``replicas`` copies of ``chip`` (see :class:`Engine` and
     :meth:`Engine.run`). layout: "replicas" (one time loop per replica), "batched" (matrix
-    products over replicas each step) or "auto" (by chip size, see SMALL_CHIP)."""
+    products over replicas each step) or "auto" (by coupling count, see SMALL_COUPLINGS)."""
     engine = Engine(chip, replicas=replicas, seed=seed, layout=layout)
     return engine.run(steps, x0=x0, h_ext=h_ext, noise=noise, energy_every=energy_every,
                       progress=progress)
@@ -404,25 +423,32 @@ def adjoint_matrices(model, Jc: np.ndarray, Js: np.ndarray) -> tuple[np.ndarray,
             np.array(Q, dtype=np.float64).reshape(-1, n, n))
 
 
-def pack_adjoint(chip: Chip, Q: np.ndarray, dtype):
-    """The batched kernel's correction matrices: (block, 5) table [r0, r1, c0, c1, offset] of
-    the chip's coupling blocks and their mirrors (Q has the transpose's entries too: a
-    feed-forward chip's correction runs backwards) and, per channel pair, the flat row-major
-    Q[r0:r1, c0:c1]."""
+def _flat(block: np.ndarray, transposed: bool) -> np.ndarray:
+    """A block as the kernels store it: row-major, or its transpose row-major (the replica
+    layout's column-contiguous form)."""
+    return (block.T if transposed else block).ravel()
+
+
+def pack_adjoint(chip: Chip, Q: np.ndarray, dtype, transposed: bool = False):
+    """The kernels' correction matrices: (block, 5) table [r0, r1, c0, c1, offset] of the
+    chip's coupling blocks and their mirrors (Q has the transpose's entries too: a
+    feed-forward chip's correction runs backwards) and, per channel pair, the flat
+    Q[r0:r1, c0:c1] (see :func:`_flat`)."""
     blocks = chip.coupling_blocks()
     blocks += [(c0, c1, r0, r1) for r0, r1, c0, c1 in blocks if (c0, c1, r0, r1) not in blocks]
     table, offset = [], 0
     for r0, r1, c0, c1 in blocks:
         table.append((r0, r1, c0, c1, offset))
         offset += (r1 - r0) * (c1 - c0)
-    flat = np.array([np.concatenate([q[r0:r1, c0:c1].ravel() for r0, r1, c0, c1 in blocks])
-                     for q in Q], dtype=dtype).reshape(len(Q), offset)
+    flat = np.array([np.concatenate([_flat(q[r0:r1, c0:c1], transposed)
+                                     for r0, r1, c0, c1 in blocks]) for q in Q],
+                    dtype=dtype).reshape(len(Q), offset)
     return np.array(table, dtype=np.int64).reshape(-1, 5), flat
 
 
-def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):
-    """The batched kernel's couplings: (block, 7) table [r0, r1, c0, c1, offset, delay, first]
-    and the flat row-major J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay
+def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: bool = False):
+    """The kernels' couplings: (block, 7) table [r0, r1, c0, c1, offset, delay, first] and the
+    flat J[r0:r1, c0:c1] (and J sin alpha; see :func:`_flat`) of every non-zero block and delay
     line. ``first`` marks the first block of its row range (the chip's blocks span whole
     layers, so row ranges are equal or disjoint): its product is written straight into the
     coupling fields, the others are added to them."""
@@ -436,9 +462,9 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype):
                 continue
             first = all(row[:2] != (r0, r1) for row in table)
             table.append((r0, r1, c0, c1, offset, int(delay), int(first)))
-            parts.append(J.ravel())
+            parts.append(_flat(J, transposed))
             if S is not None:
-                sparts.append(S.ravel())
+                sparts.append(_flat(S, transposed))
             offset += J.size
     flat = np.concatenate(parts) if parts else np.zeros(0)
     sflat = np.concatenate(sparts) if sparts else np.zeros(0)

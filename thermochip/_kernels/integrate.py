@@ -205,21 +205,23 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
 
 
 @kernel(parallel=True)
-def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, offset, noise_std,
-                       dt, K, noise, keys, counter0, drift, adc_steps, adc_win, adc_mode, adc_buf,
-                       cursor, status, qpairs, QT, xref, twin, period, half):
+def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, gain, offset,
+                       noise_std, dt, K, noise, keys, counter0, drift, adc_steps, adc_win,
+                       adc_mode, adc_buf, cursor, status, qblocks, qpairs, QTflat, xref, twin,
+                       period, half):
     """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), drift
-    (replica, step, cell) or (0, 0, 0), h_ext (field, replica, cell) (1 or 2 fields) or (0, 0, 0);
-    delays (bin,) and JT, JsT (bin, cell, cell) dense transposed couplings per delay line (JsT
-    may have 0 bins).
-    Correction (skipped when qpairs is empty): QT (pair, cell, cell) transposed Q^{kl} of each
-    channel pair of qpairs; xref (replica, cell). Twins (twin > 0) share a thread and step in
-    lockstep, since each one's correction reads the other's state."""
+    (replica, step, cell) or (0, 0, 0), h_ext (field, replica, cell) (1 or 2 fields) or
+    (0, 0, 0). blocks as in :func:`integrate`, but each block stored transposed,
+    J[r0:r1, c0:c1].T row-major at JTflat[offset:] (JsTflat likewise, or empty): a column j's
+    couplings are contiguous, so the coupling sums are vectorisable updates
+    ``G[r0:r1] += J[r0:r1, j] ch(x_j)``. Correction (skipped when qpairs is empty): qblocks and
+    QTflat (pair, ...) as in :func:`integrate`, blocks transposed; xref (replica, cell). Twins
+    (twin > 0) share a thread and step in lockstep, since each one's correction reads the
+    other's state."""
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
-    nb = JT.shape[0]
-    quad = JsT.shape[0] > 0
+    quad = JsTflat.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
     corr = qpairs.shape[0] > 0
@@ -227,10 +229,11 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
     zero = dt - dt
     sqdt = np.sqrt(dt)
     inv_win = (dt - dt + 1) / adc_win
-    G = np.zeros((B, 2, N), dtype=x.dtype)
+    G = np.zeros((B, 2, N), dtype=x.dtype)  # rows no block writes stay zero
     nq = N if corr else 0
     R = np.zeros((B, nq), dtype=x.dtype)
     W = np.zeros((B, 2, nq), dtype=x.dtype)
+    H = np.zeros((B, 2, nq), dtype=x.dtype)
     C = np.zeros((B, nq), dtype=x.dtype)
     xv, rv = x.T, xref.T                         # (cell, replica) views for _reference
     bad_step = np.full(B, -1, dtype=np.int64)
@@ -243,24 +246,31 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
             kk = k0 + k
             for m in range(members):
                 b = g + m * twin
-                for i in range(N):
-                    g0 = zero
-                    g1 = zero
-                    for d in range(nb):
-                        slot = (kk - delays[d]) % n_slots
-                        for j in range(N):
-                            Jij = JT[d, j, i]
-                            if Jij != zero:
-                                g0 += Jij * hist[slot, 0, b, j]
-                                if nc > 1:
-                                    g1 += Jij * hist[slot, 1, b, j]
-                            if quad:
-                                Sij = JsT[d, j, i]
-                                if Sij != zero:
-                                    g0 += Sij * hist[slot, 1, b, j]
-                                    g1 -= Sij * hist[slot, 0, b, j]
-                    G[b, 0, i] = g0
-                    G[b, 1, i] = g1
+                for q in range(blocks.shape[0]):
+                    r0, r1, c0, c1, off, delay, first = blocks[q]
+                    slot = (kk - delay) % n_slots
+                    nr = r1 - r0
+                    if first:
+                        for c in range(nc):
+                            for i in range(r0, r1):
+                                G[b, c, i] = zero
+                    # views indexed from 0 by loop counters: no negative-index wraparound test
+                    # per element, so the loops vectorise
+                    g0, g1 = G[b, 0, r0:r1], G[b, nc - 1, r0:r1]
+                    for j in range(c0, c1):
+                        col = off + (j - c0) * nr
+                        jt = JTflat[col:col + nr]
+                        u0, u1 = hist[slot, 0, b, j], hist[slot, nc - 1, b, j]
+                        for i in range(nr):
+                            g0[i] += jt[i] * u0
+                        if nc > 1:
+                            for i in range(nr):
+                                g1[i] += jt[i] * u1
+                        if quad:  # the received I/Q rotated by each coupler's phase offset
+                            js = JsTflat[col:col + nr]
+                            for i in range(nr):
+                                g0[i] += js[i] * u1
+                                g1[i] -= js[i] * u0
             if corr:  # every member's displacement first: a twin's update moves the midpoint
                 for m in range(members):
                     b = g + m * twin
@@ -271,19 +281,23 @@ def integrate_replicas(p, x, hist, k0, delays, JT, JsT, fields, h_ext, gain, off
                             W[b, c, i] = channel_deriv(p, r, c) * dd
                 for m in range(members):
                     b = g + m * twin
-                    for i in range(N):
-                        h0 = zero
-                        h1 = zero
+                    for c in range(nc):
+                        for i in range(N):
+                            H[b, c, i] = zero
+                    for q in range(qblocks.shape[0]):
+                        r0, r1, c0, c1, off = qblocks[q]
+                        nr = r1 - r0
                         for pq in range(qpairs.shape[0]):
                             kc, lc = qpairs[pq]
-                            acc = zero
-                            for j in range(N):
-                                acc += QT[pq, j, i] * W[b, lc, j]
-                            if kc == 0:
-                                h0 += acc
-                            else:
-                                h1 += acc
-                        C[b, i] = coupling_force(p, R[b, i], h0, h1)
+                            h = H[b, kc, r0:r1]
+                            for j in range(c0, c1):
+                                col = off + (j - c0) * nr
+                                qt = QTflat[pq, col:col + nr]
+                                w = W[b, lc, j]
+                                for i in range(nr):
+                                    h[i] += qt[i] * w
+                    for i in range(N):
+                        C[b, i] = coupling_force(p, R[b, i], H[b, 0, i], H[b, 1, i])
             kn = kk + 1
             in_win = s < n_samples and kn > adc_steps[s] - adc_win
             last = in_win and kn == adc_steps[s]

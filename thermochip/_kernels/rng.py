@@ -84,6 +84,12 @@ def _unit(z):
 
 
 @scalar
+def uniform(key, counter):
+    """Uniform number ``counter`` (uint64) of the stream ``key`` (uint64), in [0, 1)."""
+    return np.int64(_mix(key + counter * _GAMMA) >> _S11) * _ULP
+
+
+@scalar
 def normal(key, counter):
     """Standard normal number ``counter`` (uint64) of the stream ``key`` (uint64), float64."""
     z = _mix(key + counter * _GAMMA)

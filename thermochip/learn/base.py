@@ -38,18 +38,19 @@ class DacWriter:
 
     def apply(self, codes: np.ndarray, delta: np.ndarray, index=...) -> np.ndarray:
         """New codes of the registers ``codes[index]`` after adding ``delta`` (value units)."""
-        stochastic = self.rounding == "stochastic"
-        seed = int(self.rng.integers(2**62))  # from the chip's stream: resumable
+        key = np.uint64(self.rng.integers(2**62))  # from the chip's stream: resumable
         if self.shadow_bits is None:
-            reg = np.asarray(codes[index], dtype=np.int64).ravel().copy()
-            add_rounded(reg, np.ravel(delta / self.lsb).astype(np.float64), stochastic, seed,
-                        dac.levels(self.bits))
-            return reg.reshape(np.shape(codes[index])).astype(np.int32)
-        reg = np.ascontiguousarray(self.shadow[index]).ravel()
-        add_rounded(reg, np.ravel(delta / self.shadow_lsb).astype(np.float64), stochastic, seed,
-                    dac.levels(self.shadow_bits))
-        self.shadow[index] = reg.reshape(np.shape(self.shadow[index]))
-        return np.rint(self.shadow[index] * (self.shadow_lsb / self.lsb)).astype(np.int32)
+            reg = np.array(codes[index], dtype=np.int64)
+            unit, bits, ratio = self.lsb, self.bits, 1.0
+        else:
+            reg = self.shadow[index]  # a view: updated in place
+            unit, bits, ratio = self.shadow_lsb, self.shadow_bits, self.shadow_lsb / self.lsb
+        shape = reg.shape
+        reg = reg.reshape((1, -1)) if reg.ndim == 1 else reg  # still a view
+        out = np.empty(reg.shape, dtype=np.int32)
+        add_rounded(reg, np.asarray(delta, dtype=np.float64).reshape(reg.shape), 1.0 / unit,
+                    self.rounding == "stochastic", key, dac.levels(bits), ratio, out)
+        return out.reshape(shape)
 
 
 class AbstractLearner(abc.ABC):
