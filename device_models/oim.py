@@ -21,6 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from device_models.base import CellModel, register
+from device_models.trig import TrigConstants, cos_sin, trig_constants
 from thermochip.errors import IncompatibleModelError
 from thermochip.spec import POSITIVE, Interval, spec_field
 
@@ -37,12 +38,13 @@ class OimParams:
                                     check=Interval(1, 8))
 
 
-class OimKernel(NamedTuple):
-    n: float
+OimKernel = NamedTuple("OimKernel", [("n", float)] + [(f, float) for f in TrigConstants._fields])
+"""The harmonic n and the constants of :func:`cos_sin` (flat: numba's parallel loops take no
+nested tuples)."""
 
 
 def to_kernel(params: OimParams, dtype) -> OimKernel:
-    return OimKernel(n=dtype(params.shil_harmonic))
+    return OimKernel(dtype(params.shil_harmonic), *trig_constants(dtype))
 
 
 def local_energy(p, x, h, s):
@@ -62,9 +64,9 @@ def channel_deriv_ch(p, x, cos, sin, c):
 
 
 def channel(p, x, c):
-    if c == 0:
-        return np.cos(x)
-    return np.sin(x)
+    # both from one reduction (the kernels' two channel calls share it); vectorisable
+    cs = cos_sin(p, x)
+    return cs[0] if c == 0 else cs[1]
 
 
 def from_channels(p, ch):
@@ -89,9 +91,10 @@ def nudge(p, beta, target):
 
 def readout(p, x, mode, r):
     """mode 0 (iq): r=0 cos phi, r=1 sin phi; mode 1 (phase): phi wrapped to (-pi, pi]."""
+    cos, sin = cos_sin(p, x)
     if mode == 0:
-        return np.cos(x) if r == 0 else np.sin(x)
-    return np.arctan2(np.sin(x), np.cos(x))
+        return cos if r == 0 else sin
+    return np.arctan2(sin, cos)
 
 
 MODEL = register(CellModel(

@@ -76,7 +76,7 @@ def _local_force(p, x, f0, f1):
     return impl
 
 
-@overload(channel, inline="always")
+@overload(channel)  # LLVM inlines it; inlining in numba's IR trips its SSA check
 def _channel(p, x, c):
     fn = scalar(_model_of_type(p).channel)
     return lambda p, x, c: fn(p, x, c)

@@ -236,6 +236,9 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
     H = np.zeros((B, 2, nq), dtype=x.dtype)
     C = np.zeros((B, nq), dtype=x.dtype)
     xv, rv = x.T, xref.T                         # (cell, replica) views for _reference
+    Z = np.empty((B, N), dtype=x.dtype)          # each replica's normals of one step
+    none = np.zeros(N, dtype=x.dtype)            # stands in for an absent drive
+    amp = noise_std * sqdt
     bad_step = np.full(B, -1, dtype=np.int64)
     bad_cell = np.zeros(B, dtype=np.int64)
     s_start = cursor[0]
@@ -304,29 +307,41 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
             cur, nslot = kk % n_slots, kn % n_slots
             for m in range(members):
                 b = g + m * twin
+                # the cell update in passes over the replica's cells: the normals (the
+                # ziggurat branches), then straight-line loops LLVM vectorises
+                z = Z[b]
+                if injected:
+                    z[:] = noise[b, k]
+                else:
+                    c0 = np.uint64((counter0 + k) * N)
+                    for i in range(N):
+                        z[i] = normal_as(keys[b], c0 + np.uint64(i), zero)
+                e0 = h_ext[0, b] if n_ext > 0 else none
+                e1 = h_ext[1, b] if n_ext > 1 else none
+                ex = drift[b, k] if has_drift else none
+                cc = C[b] if corr else none
+                xb, ch0, ch1 = x[b], hist[cur, 0, b], hist[cur, nc - 1, b]
+                g0, g1 = G[b, 0], G[b, 1]
+                nonfinite = 0
                 for i in range(N):
-                    f0 = fields[0, i]
-                    f1 = fields[1, i]
-                    if n_ext > 0:
-                        f0 += h_ext[0, b, i]
-                    if n_ext > 1:
-                        f1 += h_ext[1, b, i]
-                    extra = drift[b, k, i] if has_drift else zero
-                    if corr:
-                        extra += C[b, i]
-                    z = (noise[b, k, i] if injected else
-                         normal_as(keys[b], np.uint64((counter0 + k) * N + i), zero))
-                    xn = _cell_update(p, x[b, i], hist[cur, 0, b, i], hist[cur, nc - 1, b, i],
-                                      f0, f1, G[b, 0, i], G[b, 1, i], gain[i], offset[i], extra,
-                                      dt, noise_std[i] * sqdt, z)
-                    if not np.isfinite(xn) and bad_step[b] < 0:
-                        bad_step[b] = kn
-                        bad_cell[b] = i
-                    x[b, i] = xn
-                    for c in range(nc):
-                        hist[nslot, c, b, i] = channel(p, xn, c)
-                    if in_win:
-                        _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last)
+                    xn = _cell_update(p, xb[i], ch0[i], ch1[i], fields[0, i] + e0[i],
+                                      fields[1, i] + e1[i], g0[i], g1[i], gain[i], offset[i],
+                                      ex[i] + cc[i], dt, amp[i], z[i])
+                    nonfinite += not np.isfinite(xn)
+                    xb[i] = xn
+                n0, n1 = hist[nslot, 0, b], hist[nslot, nc - 1, b]
+                for i in range(N):  # one cos_sin per cell: the two channel calls share it
+                    n0[i] = channel(p, xb[i], 0)
+                    n1[i] = channel(p, xb[i], nc - 1)
+                if nonfinite and bad_step[b] < 0:
+                    bad_step[b] = kn
+                    for i in range(N):
+                        if not np.isfinite(xb[i]):
+                            bad_cell[b] = i
+                            break
+                if in_win:
+                    for i in range(N):
+                        _adc_accumulate(p, xb[i], adc_buf, b, s, i, adc_mode, inv_win, last)
             if last:
                 s += 1
             if bad_step[g] >= 0 or bad_step[g + (members - 1) * twin] >= 0:
