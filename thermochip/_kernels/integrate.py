@@ -33,7 +33,8 @@ Each step, in dimensionless time:
 Both take fields (2, cell), gain, offset, noise_std (cell,), the white noise and a status (3,)
 int64 array that receives (step, replica, cell) of the first non-finite state; they return 0,
 or 1 when a state became non-finite (the chunk stops at that step). The ring buffer ``hist``
-keeps the channels of state index k in slot k % n_slots.
+keeps the channels of state index k in slot k % n_slots; a call from state index 0 first fills
+every slot with the initial state's channels (the history before t = 0 is constant).
 
 White noise: K steps from state index k0; ``xi`` of replica b, chunk step k, cell i is normal
 number ``(counter0 + k) * N + i`` of the stream ``keys[b]`` (:mod:`thermochip._kernels.rng`),
@@ -118,6 +119,13 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
     bad = np.full(N, -1, dtype=np.int64)
+    if k0 == 0:  # the history before t = 0 holds the initial state
+        for i in prange(N):
+            for b in range(B):
+                for c in range(nc):
+                    v = channel(p, x[i, b], c)
+                    for slot in range(n_slots):
+                        hist[slot, c, i, b] = v
     nq = N if corr else 0
     R = np.zeros((nq, B), dtype=x.dtype)       # reference state
     W = np.zeros((2, nq, B), dtype=x.dtype)    # channel_deriv(r) * (x - r)
@@ -245,6 +253,14 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
     members = 2 if twin > 0 else 1
     for g in prange(B // members):
         s = s_start
+        if k0 == 0:  # the history before t = 0 holds the initial state
+            for m in range(members):
+                b = g + m * twin
+                for slot in range(n_slots):
+                    h0, h1 = hist[slot, 0, b], hist[slot, nc - 1, b]
+                    for i in range(N):
+                        h0[i] = channel(p, x[b, i], 0)
+                        h1[i] = channel(p, x[b, i], nc - 1)
         for k in range(K):
             kk = k0 + k
             for m in range(members):

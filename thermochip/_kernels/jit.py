@@ -27,10 +27,11 @@ def _source_hash() -> str:
     return h.hexdigest()[:16]
 
 
-# The batched kernel calls BLAS (with its own threads) between numba's parallel loops; OpenMP
-# workers that spin while waiting starve the BLAS threads of the cores (measured on 2 cores:
-# 50 steps/s instead of 1500 at 128 cells). Passive waiting must be set before the OpenMP
-# runtime starts, i.e. before the first parallel kernel runs.
+# numba runs parallel loops on TBB (a dependency where wheels exist); where it falls back to
+# OpenMP: the batched kernel calls BLAS (with its own threads) between numba's parallel loops,
+# and OpenMP workers that spin while waiting starve the BLAS threads of the cores (measured on
+# 2 cores: 50 steps/s instead of 1500 at 128 cells). Passive waiting must be set before the
+# OpenMP runtime starts, i.e. before the first parallel kernel runs.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 if "NUMBA_CACHE_DIR" not in os.environ:

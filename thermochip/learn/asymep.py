@@ -97,8 +97,7 @@ class AsymEpLearnerCircuit(EpLearnerCircuit):
     def _update(self, pixels, U_plus, U_minus, s0) -> dict[str, np.ndarray]:
         """dC/dtheta from the two nudged phases' ADC samples and the free state s0."""
         beta = self.cfg.beta
-        a_plus, a_minus = self._accumulate(U_plus, pixels), self._accumulate(U_minus, pixels)
-        grad = {k: (a_plus[k] - a_minus[k]) / (2 * beta) for k in a_plus}
+        grad = self._contrast(U_plus, U_minus, pixels, 0.5 / beta)
         if self.train_engine.reciprocal:
             return grad
         lam = self._wrap(self._mean_state(U_plus) - self._mean_state(U_minus)) / (2 * beta)

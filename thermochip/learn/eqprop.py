@@ -94,15 +94,33 @@ class EpLearnerCircuit(AbstractLearner):
     def _accumulate(self, U: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:
         """Accumulators of one phase from its ADC samples U (replica, sample, cell, channel):
         the time and batch average of each register's local term."""
+        return self._registers(self._local_terms(U), pixels)
+
+    def _contrast(self, U_a, U_b, pixels: np.ndarray, scale: float) -> dict[str, np.ndarray]:
+        """scale * (accumulators of phase a - those of phase b). The field and input registers'
+        accumulators are linear in the cells' field terms, so the difference is taken there
+        first: one (input x replica x cell) product, not two."""
+        a, b = self._local_terms(U_a), self._local_terms(U_b)
+        return self._registers({k: scale * (a[k] - b[k]) for k in a}, pixels)
+
+    def _local_terms(self, U: np.ndarray) -> dict[str, np.ndarray]:
+        """The coupler accumulators and ``g`` (replica, cell), each cell's time-averaged dV/dh_i,
+        of one phase's ADC samples U (replica, sample, cell, channel)."""
         model, p = self.model, self.p64
         B, S = U.shape[:2]
-        acc = self._coupler_terms(np.moveaxis(U.reshape(B * S, self.chip.n, -1), -1, 0))
+        terms = self._coupler_terms(np.moveaxis(U.reshape(B * S, self.chip.n, -1), -1, 0))
         x = model.from_channels(p, np.moveaxis(U, -1, 0))      # (replica, sample, cell)
-        g = model.field_grad(p, x, 0).mean(axis=1)             # (replica, cell): dV/dh_i
+        terms["g"] = model.field_grad(p, x, 0).mean(axis=1)
+        return terms
+
+    def _registers(self, terms: dict[str, np.ndarray], pixels: np.ndarray):
+        """Local terms -> register accumulators: ``g`` becomes the input couplers' batch mean
+        of pixel_p dV/dh_i and the field registers' of dV/dh_i."""
+        g = terms.pop("g")
         first = self.chip.spec.cells.layers[0]
-        acc["input"] = pixels.T @ g[:, :first] / B             # dV/dW_pi = pixel_p dV/dh_i
-        acc["h"] = g.mean(axis=0)
-        return acc
+        terms["input"] = pixels.T @ g[:, :first] / len(g)
+        terms["h"] = g.mean(axis=0)
+        return terms
 
     def _coupler_terms(self, ch: np.ndarray) -> dict[str, np.ndarray]:
         """Each coupler register's accumulator from channel samples ch (channel, sample, cell):
@@ -128,12 +146,10 @@ class EpLearnerCircuit(AbstractLearner):
             return self._phase(engine, cfg.nudged_steps, x_free,
                                self.nudged_fields(h_in, beta, target))[1]
 
-        a_plus = self._accumulate(nudged(cfg.beta), pixels)
+        U_plus = nudged(cfg.beta)
         if cfg.estimator == "one_sided":
-            a_ref, scale = self._accumulate(U_free, pixels), 1.0 / cfg.beta
-        else:
-            a_ref, scale = self._accumulate(nudged(-cfg.beta), pixels), 0.5 / cfg.beta
-        return {k: scale * (a_plus[k] - a_ref[k]) for k in a_plus}
+            return self._contrast(U_plus, U_free, pixels, 1.0 / cfg.beta)
+        return self._contrast(U_plus, nudged(-cfg.beta), pixels, 0.5 / cfg.beta)
 
     def targets(self, labels: np.ndarray) -> np.ndarray:
         """(sample, class) output targets: +1 for the label's cell, -1 for the others."""
