@@ -5,7 +5,7 @@
     python bench/accuracy.py --train-size 6000     # a quicker look on a subset
 
 Runs: oscillator EP (examples/fashion_oim_ep.yaml: 784-500-10, T1 = 20 / T2 = 4 at Euler step
-0.1, +-beta, batch 20, 8-bit couplings, 4-bit I/Q ADC, thermal noise), soft-spin EP
+0.1, +-beta, batch 20, 8-bit couplings, 8-bit I/Q ADC, thermal noise), soft-spin EP
 (examples/fashion_softspin_ep.yaml) and one epoch of OM learning with per-class wells
 (examples/mnist_om.yaml's circuit on Fashion-MNIST: MNIST itself is not installable here).
 Prints test accuracy, epochs, seconds per epoch, training samples per second and the peak

@@ -21,11 +21,13 @@ from thermochip.errors import NumericalError
 from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
 
-#: Chips with at most this many coupling entries (over all blocks and delay lines) run one
-#: time loop per replica (couplings stay in each core's cache; no barrier per step); larger
-#: ones use matrix products over all replicas each step. Measured with bench/engine.py (c):
-#: dense N = 256 (65536 entries) is about even at 256 replicas and twice as fast at 20.
-SMALL_COUPLINGS = 1 << 16
+#: Runs of fewer than SMALL_BATCH replicas on chips with at most SMALL_COUPLINGS coupling
+#: entries (over all blocks and delay lines) use one time loop per replica (couplings stay in
+#: each core's cache; no barrier per step; the update vectorises over cells); the others use
+#: matrix products over all replicas each step (the update vectorises over replicas).
+#: Measured with bench/engine.py (c) and the 784-500-10 learner chip at 20-500 replicas.
+SMALL_COUPLINGS = 1 << 15
+SMALL_BATCH = 256
 
 #: Largest chunk (replica x step x cell elements): bounds the memory of injected noise and
 #: 1/f drift blocks.
@@ -120,8 +122,9 @@ class Engine:
         self.dtype = np.dtype(spec.run.dtype).type
         if layout == "auto":
             entries = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in chip.coupling_blocks())
-            layout = ("replicas" if entries * len(chip.latency_steps) <= SMALL_COUPLINGS
-                      else "batched")
+            small = (entries * len(chip.latency_steps) <= SMALL_COUPLINGS
+                     and self.B < SMALL_BATCH)
+            layout = "replicas" if small else "batched"
         if layout not in ("replicas", "batched"):
             raise ValueError(f"layout must be auto, replicas or batched; got {layout!r}")
         self.batched = layout == "batched"
@@ -393,7 +396,7 @@ def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = Non
              layout: str = "auto") -> SimResult:
     """One simulation of ``replicas`` copies of ``chip`` (see :class:`Engine` and
     :meth:`Engine.run`). layout: "replicas" (one time loop per replica), "batched" (matrix
-    products over replicas each step) or "auto" (by coupling count, see SMALL_COUPLINGS)."""
+    products over replicas each step) or "auto" (see SMALL_COUPLINGS)."""
     engine = Engine(chip, replicas=replicas, seed=seed, layout=layout)
     return engine.run(steps, x0=x0, h_ext=h_ext, noise=noise, energy_every=energy_every,
                       progress=progress)

@@ -79,10 +79,6 @@ def _reference(x, xref, i, b, twin, period, half):
     return x[i, b] - d, d
 
 
-#: Cells per tile of the batched kernel's update loop.
-TILE = 16
-
-
 @scalar
 def _cell_update(p, xi, ch0, ch1, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_noise):
     """One cell's Euler--Maruyama step given its channels, fields and channel sums."""
@@ -118,6 +114,11 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     inv_win = (dt - dt + 1) / adc_win
     G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
+    Z = np.empty((N, B), dtype=x.dtype)                       # one step's normals
+    D = np.empty((N if has_drift else 0, B), dtype=x.dtype)   # one step's drift
+    CC = np.empty((N if corr else 0, B), dtype=x.dtype)       # one step's correction force
+    none = np.zeros(B, dtype=x.dtype)                         # stands in for an absent drive
+    amp = noise_std * sqdt
     bad = np.full(N, -1, dtype=np.int64)
     if k0 == 0:  # the history before t = 0 holds the initial state
         for i in prange(N):
@@ -174,33 +175,49 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
         in_win = s < n_samples and kn > adc_steps[s] - adc_win
         last = in_win and kn == adc_steps[s]
         cur, nslot = kk % n_slots, kn % n_slots  # slots of the current and the new state
-        # 2. cell update, parallel over tiles of TILE cells; within a tile, replicas outer and
-        # cells inner, so the cell-major state and the (replica, step, cell) drift are both
-        # read along cache lines
-        for t in prange((N + TILE - 1) // TILE):
+        # 2. cell update, parallel over cells; each cell's replicas are contiguous in the
+        # cell-major arrays, so after the normals (the ziggurat branches) the update and the
+        # channels are straight-line loops LLVM vectorises
+        cn = np.uint64((counter0 + k) * N)
+        for i in prange(N):
+            z, ex, cc = Z[i], none, none
+            if injected:
+                for b in range(B):
+                    z[b] = noise[b, k, i]
+            else:
+                for b in range(B):
+                    z[b] = normal_as(keys[b], cn + np.uint64(i), zero)
+            if has_drift:
+                ex = D[i]
+                for b in range(B):
+                    ex[b] = drift[b, k, i]
+            if corr:
+                cc = CC[i]
+                for b in range(B):
+                    cc[b] = coupling_force(p, R[i, b], H[0, i, b], H[1, i, b])
+            e0 = h_ext[0, i] if n_ext > 0 else none
+            e1 = h_ext[1, i] if n_ext > 1 else none
+            xr, ch0, ch1 = x[i], hist[cur, 0, i], hist[cur, nc - 1, i]
+            g0, g1 = G[0, i], G[1, i]
+            f0, f1, gi, oi, ai = fields[0, i], fields[1, i], gain[i], offset[i], amp[i]
+            nonfinite = 0
             for b in range(B):
-                for i in range(t * TILE, min(N, (t + 1) * TILE)):
-                    f0 = fields[0, i]
-                    f1 = fields[1, i]
-                    if n_ext > 0:
-                        f0 += h_ext[0, i, b]
-                    if n_ext > 1:
-                        f1 += h_ext[1, i, b]
-                    extra = drift[b, k, i] if has_drift else zero
-                    if corr:
-                        extra += coupling_force(p, R[i, b], H[0, i, b], H[1, i, b])
-                    z = (noise[b, k, i] if injected else
-                         normal_as(keys[b], np.uint64((counter0 + k) * N + i), zero))
-                    xn = _cell_update(p, x[i, b], hist[cur, 0, i, b], hist[cur, nc - 1, i, b],
-                                      f0, f1, G[0, i, b], G[1, i, b], gain[i], offset[i], extra,
-                                      dt, noise_std[i] * sqdt, z)
-                    if not np.isfinite(xn) and bad[i] < 0:
+                xn = _cell_update(p, xr[b], ch0[b], ch1[b], f0 + e0[b], f1 + e1[b], g0[b],
+                                  g1[b], gi, oi, ex[b] + cc[b], dt, ai, z[b])
+                nonfinite += not np.isfinite(xn)
+                xr[b] = xn
+            n0, n1 = hist[nslot, 0, i], hist[nslot, nc - 1, i]
+            for b in range(B):  # one cos_sin per cell: the two channel calls share it
+                n0[b] = channel(p, xr[b], 0)
+                n1[b] = channel(p, xr[b], nc - 1)
+            if nonfinite:
+                for b in range(B):
+                    if not np.isfinite(xr[b]):
                         bad[i] = b
-                    x[i, b] = xn
-                    for c in range(nc):
-                        hist[nslot, c, i, b] = channel(p, xn, c)
-                    if in_win:
-                        _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last)
+                        break
+            if in_win:
+                for b in range(B):
+                    _adc_accumulate(p, xr[b], adc_buf, b, s, i, adc_mode, inv_win, last)
         if last:
             cursor[0] = s + 1
         for i in range(N):
