@@ -80,6 +80,23 @@ def _reference(x, xref, i, b, twin, period, half):
 
 
 @scalar
+def _channels_into(p, xs, out0, out_last, last):
+    """Channels 0 and ``last`` of a row of states into two rows of the delay line: a
+    straight-line loop (one cos_sin per state for an oscillator, shared by both calls)."""
+    for j in range(xs.shape[0]):
+        out0[j] = channel(p, xs[j], 0)
+        out_last[j] = channel(p, xs[j], last)
+
+
+@scalar
+def _first_nonfinite(xs):
+    for j in range(xs.shape[0]):
+        if not np.isfinite(xs[j]):
+            return j
+    return -1
+
+
+@scalar
 def _cell_update(p, xi, ch0, ch1, f0, f1, g0, g1, gain, offset, drift, dt, std_sqdt, xi_noise):
     """One cell's Euler--Maruyama step given its channels, fields and channel sums."""
     force = gain * cell_force(p, xi, ch0, ch1, f0, f1, g0, g1) + offset + drift
@@ -206,15 +223,9 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                                   g1[b], gi, oi, ex[b] + cc[b], dt, ai, z[b])
                 nonfinite += not np.isfinite(xn)
                 xr[b] = xn
-            n0, n1 = hist[nslot, 0, i], hist[nslot, nc - 1, i]
-            for b in range(B):  # one cos_sin per cell: the two channel calls share it
-                n0[b] = channel(p, xr[b], 0)
-                n1[b] = channel(p, xr[b], nc - 1)
+            _channels_into(p, xr, hist[nslot, 0, i], hist[nslot, nc - 1, i], nc - 1)
             if nonfinite:
-                for b in range(B):
-                    if not np.isfinite(xr[b]):
-                        bad[i] = b
-                        break
+                bad[i] = _first_nonfinite(xr)
             if in_win:
                 for b in range(B):
                     _adc_accumulate(p, xr[b], adc_buf, b, s, i, adc_mode, inv_win, last)
@@ -362,16 +373,10 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                                       ex[i] + cc[i], dt, amp[i], z[i])
                     nonfinite += not np.isfinite(xn)
                     xb[i] = xn
-                n0, n1 = hist[nslot, 0, b], hist[nslot, nc - 1, b]
-                for i in range(N):  # one cos_sin per cell: the two channel calls share it
-                    n0[i] = channel(p, xb[i], 0)
-                    n1[i] = channel(p, xb[i], nc - 1)
+                _channels_into(p, xb, hist[nslot, 0, b], hist[nslot, nc - 1, b], nc - 1)
                 if nonfinite and bad_step[b] < 0:
                     bad_step[b] = kn
-                    for i in range(N):
-                        if not np.isfinite(xb[i]):
-                            bad_cell[b] = i
-                            break
+                    bad_cell[b] = _first_nonfinite(xb)
                 if in_win:
                     for i in range(N):
                         _adc_accumulate(p, xb[i], adc_buf, b, s, i, adc_mode, inv_win, last)
