@@ -3,6 +3,7 @@
     python bench/accuracy.py                       # every run below (hours on 2 cores)
     python bench/accuracy.py --only oim_ep --epochs 1
     python bench/accuracy.py --train-size 6000     # a quicker look on a subset
+    python bench/accuracy.py --only oim_ep --epochs 5 --set learner.beta=0.5   # a probe
 
 Runs: oscillator EP (examples/fashion_oim_ep.yaml: 784-500-10, T1 = 20 / T2 = 4 at Euler step
 0.1, +-beta, batch 20, 8-bit couplings, 8-bit I/Q ADC, thermal noise), soft-spin EP
@@ -21,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = {
     "oim_ep": ("examples/fashion_oim_ep.yaml", {}),
@@ -31,8 +34,6 @@ RUNS = {
 
 def one_run(spec_path: str, overrides: dict, epochs: int | None) -> dict:
     """Train in this process and return the summary plus peak memory."""
-    import yaml
-
     from thermochip.run import train_and_evaluate
     from thermochip.spec_io import load_spec, with_overrides
 
@@ -52,6 +53,8 @@ def main() -> None:
     ap.add_argument("--only", choices=sorted(RUNS), action="append")
     ap.add_argument("--epochs", type=int, help="override each example's epochs")
     ap.add_argument("--train-size", type=int, help="train on the first N samples only")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a spec field (YAML value), e.g. learner.lr=[0.4,0.1]")
     ap.add_argument("--child", nargs=2, metavar=("NAME", "JSON"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -61,6 +64,9 @@ def main() -> None:
         print(json.dumps(out))
         return
     extra = {"data.train_size": args.train_size} if args.train_size else {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        extra[key] = yaml.safe_load(value)
     for name in args.only or RUNS:
         cmd = [sys.executable, __file__, "--child", name, json.dumps(extra)]
         if args.epochs:
