@@ -59,7 +59,8 @@ def free_loss(chip: Chip) -> float:
 @pytest.fixture(scope="module")
 def fd_gradient():
     """Central finite differences (eps 1e-5) of the free loss in the hidden-output couplings
-    (one parameter per symmetric pair) and the input couplers."""
+    (one parameter per symmetric pair), the input couplers and both field registers of every
+    cell (h, and S: the syncs)."""
     eps = 1e-5
     gJ = np.zeros((5, 3))
     for i in range(5):
@@ -80,7 +81,16 @@ def fd_gradient():
                 chip.input_J[p, i] += s * eps
                 vals.append(free_loss(chip))
             gW[p, i] = (vals[0] - vals[1]) / (2 * eps)
-    return {"J0": gJ, "input": gW}
+    gF = np.zeros((2, 8))
+    for k in range(2):
+        for i in range(8):
+            vals = []
+            for s in (1, -1):
+                chip = tiny_oim(0.01, "symmetric")
+                chip.fields[k, i] += s * eps
+                vals.append(free_loss(chip))
+            gF[k, i] = (vals[0] - vals[1]) / (2 * eps)
+    return {"J0": gJ, "input": gW, "h": gF[0], "S": gF[1]}
 
 
 def cosine(a, b):
@@ -98,7 +108,7 @@ def test_ep_update_matches_the_loss_gradient(fd_gradient, estimator):
     # At beta = 0.01 the estimator's bias is O(beta) (one-sided) or O(beta^2) (symmetric) of an
     # O(1) gradient; the finite differences are exact to ~eps^2. 0.99 leaves room for the first.
     g = ep_gradient(0.01, estimator)
-    for key in ("J0", "input"):
+    for key in ("J0", "input", "h", "S"):
         assert cosine(g[key], fd_gradient[key]) >= 0.99, key
 
 

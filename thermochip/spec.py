@@ -453,6 +453,9 @@ class EpLearner:
                                      "layer to layer); one value for all")
     lr_fields: float = spec_field(0.0, doc="learning rate of the field registers (h)",
                                   check=NON_NEGATIVE)
+    lr_sync: float = spec_field(0.0, doc="learning rate of the second field's registers (oim: "
+                                         "the injection strength S, Gower's syncs; softspin: "
+                                         "a)", check=NON_NEGATIVE)
     update_every: int = spec_field(20, doc="samples accumulated (run as replicas) before one "
                                            "DAC write", check=Interval(1, None))
     write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")

@@ -104,22 +104,23 @@ class EpLearnerCircuit(AbstractLearner):
         return self._registers({k: scale * (a[k] - b[k]) for k in a}, pixels)
 
     def _local_terms(self, U: np.ndarray) -> dict[str, np.ndarray]:
-        """The coupler accumulators and ``g`` (replica, cell), each cell's time-averaged dV/dh_i,
-        of one phase's ADC samples U (replica, sample, cell, channel)."""
+        """The coupler accumulators and ``g`` (field, replica, cell), each cell's time-averaged
+        dV/df_k, of one phase's ADC samples U (replica, sample, cell, channel)."""
         model, p = self.model, self.p64
         B, S = U.shape[:2]
         terms = self._coupler_terms(np.moveaxis(U.reshape(B * S, self.chip.n, -1), -1, 0))
         x = model.from_channels(p, np.moveaxis(U, -1, 0))      # (replica, sample, cell)
-        terms["g"] = model.field_grad(p, x, 0).mean(axis=1)
+        terms["g"] = np.stack([model.field_grad(p, x, k).mean(axis=1) for k in (0, 1)])
         return terms
 
     def _registers(self, terms: dict[str, np.ndarray], pixels: np.ndarray):
         """Local terms -> register accumulators: ``g`` becomes the input couplers' batch mean
-        of pixel_p dV/dh_i and the field registers' of dV/dh_i."""
+        of pixel_p dV/dh_i and the field registers' of dV/dh_i (``h``) and dV/df1_i (``S``,
+        the second field whatever the model calls it)."""
         g = terms.pop("g")
         first = self.chip.spec.cells.layers[0]
-        terms["input"] = pixels.T @ g[:, :first] / len(g)
-        terms["h"] = g.mean(axis=0)
+        terms["input"] = pixels.T @ g[0, :, :first] / g.shape[1]
+        terms["h"], terms["S"] = g.mean(axis=1)
         return terms
 
     def _coupler_terms(self, ch: np.ndarray) -> dict[str, np.ndarray]:
@@ -181,10 +182,12 @@ class EpLearnerCircuit(AbstractLearner):
         chip.write_couplings(codes)
         chip.write_inputs(self.input_writer.apply(chip.input_codes,
                                                   -lr_scale * self.lr_layers[0] * grad["input"]))
-        if self.cfg.lr_fields > 0:
+        rates = ((0, "h", self.cfg.lr_fields), (1, "S", self.cfg.lr_sync))
+        if any(lr > 0 for _, _, lr in rates):
             fcodes = chip.field_codes.copy()
-            fcodes[0] = self.field_writer.apply(fcodes, -lr_scale * self.cfg.lr_fields
-                                                * grad["h"], 0)
+            for k, name, lr in rates:
+                if lr > 0:
+                    fcodes[k] = self.field_writer.apply(fcodes, -lr_scale * lr * grad[name], k)
             chip.write_fields(fcodes)
         self.train_engine.refresh()
         self.eval_stale = True
