@@ -14,7 +14,6 @@ promote float32 kernels to float64).
 from __future__ import annotations
 
 import math
-from decimal import Decimal, getcontext
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -69,8 +68,7 @@ def trig_constants(dtype) -> TrigConstants:
     f32 = np.dtype(dtype) == np.float32
     keep = 12 if f32 else 33   # significant bits of hi and mid: q < 2^12 (2^20) stays exact
     n_sin, n_cos = (4, 5) if f32 else (N_SIN, N_COS)  # last term below ulp / 4 at r = pi/4
-    getcontext().prec = 60
-    rest = Fraction(Decimal(_PI)) / 2
+    rest = Fraction(_PI) / 2   # exact: 100 digits of pi
     parts = []
     for _ in range(2):
         e = math.floor(math.log2(abs(rest)))
