@@ -83,7 +83,11 @@ class CellModel:
 
     def coupling_force(self, p, x, G):
         """-dV_pair/dx_i given channel fields G[c] = sum_j J_ij ch_c(x_j)."""
-        return -self.pair_sign * sum(self.channel_deriv(p, x, c) * G[c]
+        return self.coupling_force_ch(p, x, *self._ends(p, x), G)
+
+    def coupling_force_ch(self, p, x, ch0, ch1, G):
+        """:meth:`coupling_force` given x's channels ch0, ch1 (see ``local_force_ch``)."""
+        return -self.pair_sign * sum(self.channel_deriv_ch(p, x, ch0, ch1, c) * G[c]
                                      for c in range(self.n_channels))
 
     def channels(self, p, x):

@@ -62,34 +62,22 @@ def fd_gradient():
     (one parameter per symmetric pair), the input couplers and both field registers of every
     cell (h, and S: the syncs)."""
     eps = 1e-5
-    gJ = np.zeros((5, 3))
-    for i in range(5):
-        for j in range(3):
-            vals = []
-            for s in (1, -1):
-                chip = tiny_oim(0.01, "symmetric")
-                chip.J[i, 5 + j] += s * eps
-                chip.J[5 + j, i] += s * eps
-                vals.append(free_loss(chip))
-            gJ[i, j] = (vals[0] - vals[1]) / (2 * eps)
-    gW = np.zeros((4, 5))
-    for p in range(4):
-        for i in range(5):
-            vals = []
-            for s in (1, -1):
-                chip = tiny_oim(0.01, "symmetric")
-                chip.input_J[p, i] += s * eps
-                vals.append(free_loss(chip))
-            gW[p, i] = (vals[0] - vals[1]) / (2 * eps)
-    gF = np.zeros((2, 8))
-    for k in range(2):
-        for i in range(8):
-            vals = []
-            for s in (1, -1):
-                chip = tiny_oim(0.01, "symmetric")
-                chip.fields[k, i] += s * eps
-                vals.append(free_loss(chip))
-            gF[k, i] = (vals[0] - vals[1]) / (2 * eps)
+
+    def derivative(name, *entries):
+        """dL/dtheta by central differences, theta the chip array ``name`` at ``entries`` (both
+        entries of a symmetric pair move together)."""
+        vals = []
+        for s in (1, -1):
+            chip = tiny_oim(0.01, "symmetric")
+            for e in entries:
+                getattr(chip, name)[e] += s * eps
+            vals.append(free_loss(chip))
+        return (vals[0] - vals[1]) / (2 * eps)
+
+    gJ = np.array([[derivative("J", (i, 5 + j), (5 + j, i)) for j in range(3)]
+                   for i in range(5)])
+    gW = np.array([[derivative("input_J", (p, i)) for i in range(5)] for p in range(4)])
+    gF = np.array([[derivative("fields", (k, i)) for i in range(8)] for k in range(2)])
     return {"J0": gJ, "input": gW, "h": gF[0], "S": gF[1]}
 
 

@@ -317,14 +317,16 @@ class Engine:
                                     chip.fields[1] + ext[1])
 
         rec_steps, energies = ([0], [energy()]) if record else ([], [])
-        chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N)))
+        # only an injected noise block or a 1/f drift block is held in memory per chunk
+        blocks = noise is not None or len(self.flicker_decay) > 0
+        chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N))) if blocks else energy_every
         no_noise = np.zeros((0, 0, 0), dtype=dtype)
         if not self._warm:  # a zero-step call compiles (or loads) before the clock starts
             step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
                     self.noise_std, dt, 0, no_noise, self.noise_keys, 0, no_drift, adc_steps,
                     win, mode, adc_buf, cursor, status, *adjoint, xref, *geometry)
             self._warm = True
-        bar = progress_bar(n_steps, True, unit="step", unit_scale=True) if progress else None
+        bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
         t0 = time.perf_counter()
         k = 0
         while k < n_steps:
@@ -337,8 +339,7 @@ class Engine:
                          drift, adc_steps, win, mode, adc_buf, cursor, status, *adjoint, xref,
                          *geometry)
             if rc:
-                if bar is not None:
-                    bar.close()
+                bar.close()
                 raise NumericalError(f"non-finite state at step {status[0]} (t = "
                                      f"{status[0] * spec.integrator.dt:.4g} s) in replica "
                                      f"{status[1]}, cell {status[2]}; reduce integrator.dt or "
@@ -349,11 +350,9 @@ class Engine:
             if record and (k % energy_every == 0 or k == n_steps):
                 rec_steps.append(k)
                 energies.append(energy())
-            if bar is not None:
-                bar.update(K)
+            bar.update(K)
         seconds = time.perf_counter() - t0
-        if bar is not None:
-            bar.close()
+        bar.close()
         if noise is None:
             self.noise_step += n_steps
 

@@ -48,9 +48,8 @@ def cell_force(p, x, ch0, ch1, f0, f1, g0, g1):
     """local_force + coupling_force of a cell whose channel values ch0, ch1 (last channel) are
     known: the kernel step, with no channel recomputed."""
     m = _model(p)
-    G = (g0, g1)[:m.n_channels]
-    return (m.local_force_ch(p, x, ch0, ch1, f0, f1) - m.pair_sign
-            * sum(m.channel_deriv_ch(p, x, ch0, ch1, c) * G[c] for c in range(m.n_channels)))
+    return (m.local_force_ch(p, x, ch0, ch1, f0, f1)
+            + m.coupling_force_ch(p, x, ch0, ch1, (g0, g1)[:m.n_channels]))
 
 
 def _ends(m):
