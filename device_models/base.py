@@ -52,7 +52,9 @@ class CellModel:
     """Period of the state (2 pi for phases) or None."""
     init_range: tuple[float, float]
     readouts: tuple[tuple[str, int], ...]
-    """Read-out modes (name, number of channels), in the order ``readout`` indexes them."""
+    """Read-out modes (name, number of channels), in the order ``readout`` indexes them. Mode 0
+    reads the coupling channels (readout(x, 0, r) = channel(x, r)): the kernels sample the
+    channels they already hold."""
     local_energy: Callable
     local_force_ch: Callable
     """``local_force_ch(p, x, ch0, ch1, f0, f1)`` = -dV_local/dx given x's channel values."""
@@ -62,9 +64,10 @@ class CellModel:
     readout: Callable
     from_channels: Callable
     """``from_channels(p, ch)`` -> state from its channel values ch[c] (oim: atan2(Q, I))."""
-    field_grad: Callable
-    """``field_grad(p, x, k)`` = dV_local/df_k: the local term a field register's EP
-    accumulator averages (and an input coupler's, times its input value, for k = 0)."""
+    field_grad_ch: Callable
+    """``field_grad_ch(p, ch, k)`` = dV_local/df_k from the cell's channel values ch[c] (its
+    ADC samples): the local term a field register's EP accumulator averages (and an input
+    coupler's, times its input value, for k = 0)."""
     nudge: Callable
     """``nudge(p, beta, target) -> (df0, df1)``: the field change that adds beta * l to V, with
     l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
@@ -76,6 +79,10 @@ class CellModel:
     def channel_deriv(self, p, x, c):
         """d channel(x, c) / dx."""
         return self.channel_deriv_ch(p, x, *self._ends(p, x), c)
+
+    def field_grad(self, p, x, k):
+        """dV_local/df_k at state x."""
+        return self.field_grad_ch(p, self.channels(p, x), k)
 
     def _ends(self, p, x):
         """(channel 0, last channel) of x: the ch0, ch1 the *_ch functions take."""
@@ -123,6 +130,9 @@ def register(model: CellModel) -> CellModel:
     if model.n_channels not in (1, 2):
         raise ValueError(f"{model.name}: the engine couples through 1 or 2 channels, "
                          f"not {model.n_channels}")
+    if model.readouts[0][1] != model.n_channels:
+        raise ValueError(f"{model.name}: read-out mode 0 reads the {model.n_channels} "
+                         f"channels; it declares {model.readouts[0][1]}")
     if model.carrier and model.n_channels != 2:
         raise ValueError(f"{model.name}: a carrier model needs 2 (I/Q) channels")
     _BY_NAME[model.name] = model

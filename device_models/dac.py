@@ -36,15 +36,15 @@ def to_codes(values, bits: int, full_scale: float, rounding: str,
     return np.clip(codes, -L, L).astype(np.int32), n_clipped
 
 
-def to_values(codes, bits: int, full_scale: float):
-    """Ideal analog values of codes (float64)."""
-    return np.asarray(codes, dtype=np.float64) * lsb(bits, full_scale)
+def to_values(codes, bits: int, full_scale: float, dtype=np.float64):
+    """Ideal analog values of codes."""
+    return np.multiply(codes, lsb(bits, full_scale), dtype=dtype)
 
 
 def write(codes, bits: int, full_scale: float, write_noise: float,
-          rng: np.random.Generator | None = None):
+          rng: np.random.Generator | None = None, dtype=np.float64):
     """Analog values a write of ``codes`` produces: ideal values plus write noise (LSB rms)."""
-    v = to_values(codes, bits, full_scale)
+    v = to_values(codes, bits, full_scale, dtype)
     if write_noise > 0:
-        v = v + write_noise * lsb(bits, full_scale) * rng.standard_normal(v.shape)
+        v += write_noise * lsb(bits, full_scale) * rng.standard_normal(v.shape)
     return v

@@ -73,10 +73,15 @@ def from_channels(p, ch):
     return np.arctan2(ch[1], ch[0])
 
 
-def field_grad(p, x, k):
+def field_grad_ch(p, ch, k):
+    # ADC samples lie near, not on, the unit circle: the phasor's direction is the phase
+    cos, sin = ch
+    r2 = cos * cos + sin * sin
     if k == 0:
-        return -np.cos(x)
-    return -np.cos(p.n * x) / p.n
+        return -cos / np.sqrt(r2)
+    if p.n == 2:
+        return -(cos * cos - sin * sin) / (2 * r2)
+    return -np.cos(p.n * from_channels(p, ch)) / p.n
 
 
 def nudge(p, beta, target):
@@ -104,5 +109,5 @@ MODEL = register(CellModel(
     readouts=(("iq", 2), ("phase", 1)),
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
-    field_grad=field_grad, nudge=nudge,
+    field_grad_ch=field_grad_ch, nudge=nudge,
 ))

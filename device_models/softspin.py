@@ -59,7 +59,8 @@ def from_channels(p, ch):
     return ch[0]
 
 
-def field_grad(p, x, k):
+def field_grad_ch(p, ch, k):
+    x = ch[0]
     if k == 0:
         return x
     return p.half * x * x
@@ -89,5 +90,5 @@ MODEL = register(CellModel(
     readouts=(("value", 1),),
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
-    field_grad=field_grad, nudge=nudge,
+    field_grad_ch=field_grad_ch, nudge=nudge,
 ))

@@ -94,6 +94,15 @@ def test_digits_split_is_fixed_and_independent_of_shuffle_seed():
     assert sorted(_rows(a.train_x)) == sorted(_rows(b.train_x))
 
 
+def test_signed_pixels_map_unit_range_to_plus_minus_one():
+    unit = load_dataset(DataSpec(validation=0.1))
+    signed = load_dataset(DataSpec(validation=0.1, pixels="signed"))
+    for a, b in ((unit.train_x, signed.train_x), (unit.val_x, signed.val_x),
+                 (unit.test_x, signed.test_x)):
+        np.testing.assert_array_equal(b, 2 * a - 1)
+    assert signed.train_x.min() == -1.0 and signed.train_x.max() == 1.0
+
+
 def test_bundled_file_layout():
     with np.load(Path(tdata.__file__).parent / "datasets" / "digits.npz") as z:
         assert z["images"].dtype == np.uint8 and z["images"].shape == (1797, 64)

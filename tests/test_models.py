@@ -143,6 +143,29 @@ def test_field_grad_is_energy_derivative(name):
                                    err_msg=f"field {k}")
 
 
+@pytest.mark.parametrize("name", [m for m in MODELS if device_models.get_model(m).carrier])
+def test_field_grad_reads_the_phasor_direction(name):
+    """A carrier's ADC samples are I/Q of a phasor whose amplitude is not exactly 1: the field
+    terms depend on its direction only."""
+    model = device_models.get_model(name)
+    p = kernel_params(model)
+    x = random_states(model, np.random.default_rng(19), 100)
+    amplitude = np.random.default_rng(20).uniform(0.5, 2.0, 100)
+    for k in range(2):
+        np.testing.assert_allclose(model.field_grad_ch(p, amplitude * model.channels(p, x), k),
+                                   model.field_grad(p, x, k), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_readout_mode_0_is_the_channels(name):
+    """The kernels sample mode 0 from the channels they hold: the two must agree."""
+    model = device_models.get_model(name)
+    p = kernel_params(model)
+    x = random_states(model, np.random.default_rng(21), 100)
+    for r in range(model.n_channels):
+        np.testing.assert_array_equal(model.readout(p, x, 0, r), model.channel(p, x, r))
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_from_channels_inverts_channels(name):
     model = device_models.get_model(name)

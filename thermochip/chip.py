@@ -191,7 +191,7 @@ class Chip:
     latency_steps: np.ndarray = None      # (bin,) int64 delay of each delay line, steps
     latency_bin: np.ndarray = None        # (cell, cell) int delay line of each coupler
     input_codes: np.ndarray = None        # (input, first-layer cell) int32 input coupling codes
-    input_J: np.ndarray = None            # (input, first-layer cell) float64 analog
+    input_J: np.ndarray = None            # (input, first-layer cell) analog, run.dtype
     rng: np.random.Generator = None       # the chip's stream (later DAC writes draw from it)
     dac_clipped: int = 0                  # codes clipped by the initial write
 
@@ -250,22 +250,40 @@ class Chip:
         return TWO_PI * f / self.rate, np.full(n, fl.amplitude / np.sqrt(n))
 
     # -- couplings -----------------------------------------------------------------------------
-    def write_couplings(self, codes: np.ndarray) -> None:
+    def write_couplings(self, codes: np.ndarray, blocks=None) -> None:
         """Load new coupling codes: the analog J is recomputed with write noise and mismatch
         (one write error per device: per pair on a reciprocal chip, per direction on a
-        directed one)."""
+        directed one). ``blocks``: the off-diagonal (r0, r1, c0, c1) blocks that changed
+        (on a reciprocal chip, their mirrors too); only those are rewritten (default: all)."""
         d = self.spec.couplings.dac
-        written = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
-        if d.write_noise > 0 and not self.directed:  # one device per pair: keep J symmetric
-            written = np.triu(written, 1) + np.triu(written, 1).T
         self.J_codes = np.asarray(codes, dtype=np.int32)
-        self.J = np.where(self.mask, written * self.coupler_gain + self.coupler_offset, 0.0)
+        if blocks is None:
+            written = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
+            if d.write_noise > 0 and not self.directed:  # one device per pair: J symmetric
+                written = np.triu(written, 1) + np.triu(written, 1).T
+            self.J = self._analog(written, ...)
+            return
+        for r0, r1, c0, c1 in blocks:
+            index = (slice(r0, r1), slice(c0, c1))
+            written = dac.write(self.J_codes[index], d.bits, d.full_scale, d.write_noise,
+                                self.rng)
+            self.J[index] = self._analog(written, index)
+            if not self.directed:
+                self.J[index[::-1]] = self._analog(written.T, index[::-1])
+
+    def _analog(self, written: np.ndarray, index) -> np.ndarray:
+        """The couplers' analog values at ``index`` from the DAC's written values: mismatch
+        applied, zero where no coupler exists."""
+        return np.where(self.mask[index], written * self.coupler_gain[index]
+                        + self.coupler_offset[index], 0.0)
 
     def write_inputs(self, codes: np.ndarray) -> None:
         """Load input coupling codes (pixels enter the first layer as fields h = x @ W)."""
         d = self.spec.couplings.dac
         self.input_codes = np.asarray(codes, dtype=np.int32)
-        self.input_J = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
+        # held at the engine's precision: the input field is the largest product per batch
+        self.input_J = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng,
+                                 self.spec.run.dtype)
 
     def input_field(self, pixels: np.ndarray) -> np.ndarray:
         """(replica, cell) field that inputs (replica, input) drive onto the chip's cells."""

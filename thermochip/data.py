@@ -79,9 +79,9 @@ _IDX_IMAGE_SHAPE = (28, 28)
 @dataclass
 class Dataset:
     """A labelled image data set, split. ``*_x`` are float32 ``(n, P)`` pixel vectors in
-    [0, 1] (``P = prod(shape)``, row-major), ``*_y`` int64 labels in ``0 .. n_classes-1``.
-    ``val_x`` / ``val_y`` have zero rows when no validation fraction is held out. ``source``
-    says where the samples were read from."""
+    [0, 1], or [-1, 1] with ``pixels: signed`` (``P = prod(shape)``, row-major), ``*_y`` int64
+    labels in ``0 .. n_classes-1``. ``val_x`` / ``val_y`` have zero rows when no validation
+    fraction is held out. ``source`` says where the samples were read from."""
 
     train_x: np.ndarray
     train_y: np.ndarray
@@ -330,6 +330,8 @@ def load_dataset(spec: DataSpec, base_dir: Path | None = None) -> Dataset:
                                   f"{test_x.shape[0]} test samples of {name}")
         test_x, test_y = test_x[:spec.test_size], test_y[:spec.test_size]
 
+    if spec.pixels == "signed":
+        train_x, val_x, test_x = (2 * a - 1 for a in (train_x, val_x, test_x))
     return Dataset(train_x=np.ascontiguousarray(train_x), train_y=train_y,
                    val_x=np.ascontiguousarray(val_x), val_y=val_y,
                    test_x=np.ascontiguousarray(test_x), test_y=test_y,

@@ -156,8 +156,17 @@ class Engine:
             [self.flicker_std[:, None, None] * g.standard_normal((P, 1, self.chip.n))
              for g in self.flicker_streams], axis=1)
 
-    def refresh(self) -> None:
-        """Re-read the chip's analog couplings, fields and cell parameters."""
+    def refresh(self, like: Engine | None = None) -> None:
+        """Re-read the chip's analog couplings, fields and cell parameters. ``like``: an engine
+        of the same chip, layout and precision that has just re-read them (its kernel copies
+        are shared, not rebuilt)."""
+        if like is not None and (like.chip, like.batched, like.dtype) == (self.chip, self.batched,
+                                                                           self.dtype):
+            for name in ("_delay_matrices", "n_slots", "couplings", "gain", "offset",
+                         "noise_std"):
+                setattr(self, name, getattr(like, name))
+            self._adjoint = self._J_energy = None
+            return
         chip, dtype = self.chip, self.dtype
         Jc, Js = chip.delay_matrices()
         self._delay_matrices = Jc, Js
@@ -453,11 +462,13 @@ def pack_adjoint(chip: Chip, Q: np.ndarray, dtype, transposed: bool = False):
 
 
 def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: bool = False):
-    """The kernels' couplings: (block, 7) table [r0, r1, c0, c1, offset, delay, first] and the
-    flat J[r0:r1, c0:c1] (and J sin alpha; see :func:`_flat`) of every non-zero block and delay
-    line. ``first`` marks the first block of its row range (the chip's blocks span whole
-    layers, so row ranges are equal or disjoint): its product is written straight into the
-    coupling fields, the others are added to them."""
+    """The kernels' couplings: (block, 8) table [r0, r1, c0, c1, offset, delay, first, rows]
+    and the flat J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay line.
+    ``first`` marks the first block of its row range (the chip's blocks span whole layers, so
+    row ranges are equal or disjoint): its product is written straight into the coupling
+    fields, the others are added to them. ``rows``: the block is stored row-major; with
+    ``transposed`` (the replica layout) only blocks with fewer rows than columns are, the
+    others transposed (see :func:`_flat`)."""
     table, parts, sparts = [], [], []
     offset = 0
     for b, delay in enumerate(chip.latency_steps):
@@ -467,12 +478,13 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: b
             if not J.any() and (S is None or not S.any()):
                 continue
             first = all(row[:2] != (r0, r1) for row in table)
-            table.append((r0, r1, c0, c1, offset, int(delay), int(first)))
-            parts.append(_flat(J, transposed))
+            rows = not transposed or r1 - r0 < c1 - c0
+            table.append((r0, r1, c0, c1, offset, int(delay), int(first), int(rows)))
+            parts.append(_flat(J, not rows))
             if S is not None:
-                sparts.append(_flat(S, transposed))
+                sparts.append(_flat(S, not rows))
             offset += J.size
     flat = np.concatenate(parts) if parts else np.zeros(0)
     sflat = np.concatenate(sparts) if sparts else np.zeros(0)
-    return (np.array(table, dtype=np.int64).reshape(-1, 7), flat.astype(dtype),
+    return (np.array(table, dtype=np.int64).reshape(-1, 8), flat.astype(dtype),
             sflat.astype(dtype))

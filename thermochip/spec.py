@@ -400,8 +400,9 @@ class RunSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class DataSpec:
-    """The data set the host streams through the chip. Pixels are scaled to [0, 1] and drive
-    the input couplings; labels reach the output cells only through the nudge circuit."""
+    """The data set the host streams through the chip. Pixels are scaled to [0, 1] (or
+    [-1, 1], ``pixels: signed``) and drive the input couplings; labels reach the output cells
+    only through the nudge circuit."""
 
     dataset: str = spec_field("digits", doc="digits (8x8, bundled, no download), mnist or "
                                             "fashion_mnist (IDX files)",
@@ -416,6 +417,10 @@ class DataSpec:
                                    check=Interval(0, 0.5))
     shuffle_seed: int = spec_field(0, doc="seed of the training-order shuffle",
                                    check=NON_NEGATIVE)
+    pixels: str = spec_field("unit", doc="how the input DACs drive a pixel p in [0, 1]: unit "
+                                         "(p) or signed (2p - 1 in [-1, 1]: a dark pixel "
+                                         "pushes its field the other way)",
+                             check=OneOf(("unit", "signed")))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -47,16 +47,17 @@ import numpy as np
 
 from thermochip._kernels.dispatch import (cell_force, channel, channel_deriv, coupling_force,
                                           readout)
-from thermochip._kernels.jit import kernel, prange, scalar
+from thermochip._kernels.jit import kernel, prange, reduction, scalar
 from thermochip._kernels.rng import normal_as
 
 
 @scalar
-def _adc_accumulate(p, xn, adc_buf, b, s, i, adc_mode, inv_win, last):
-    """Add the read-out of state xn to sample s's window sum; the window's last step turns the
-    sum into the average."""
+def _adc_accumulate(p, xn, ch0, ch1, adc_buf, b, s, i, adc_mode, inv_win, last):
+    """Add the read-out of state xn (channels ch0, ch1: mode 0 reads them) to sample s's
+    window sum; the window's last step turns the sum into the average."""
     for r in range(adc_buf.shape[3]):
-        acc = adc_buf[b, s, i, r] + readout(p, xn, adc_mode, r)
+        v = (ch0 if r == 0 else ch1) if adc_mode == 0 else readout(p, xn, adc_mode, r)
+        acc = adc_buf[b, s, i, r] + v
         adc_buf[b, s, i, r] = acc * inv_win if last else acc
 
 
@@ -88,6 +89,17 @@ def _channels_into(p, xs, out0, out_last, last):
         out_last[j] = channel(p, xs[j], last)
 
 
+@reduction
+def dot2(a, u, v):
+    """(a . u, a . v) of three equally long vectors."""
+    su = a[0] - a[0]
+    sv = su
+    for j in range(a.shape[0]):
+        su += a[j] * u[j]
+        sv += a[j] * v[j]
+    return su, sv
+
+
 @scalar
 def _first_nonfinite(xs):
     for j in range(xs.shape[0]):
@@ -110,8 +122,8 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
     row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (field, cell,
     replica) per-replica changes of field 0 (and field 1 if given), or (0, 0, 0); drift stays
-    as drawn, (replica, step, cell), or (0, 0, 0). blocks (block, 7) int64 rows
-    [r0, r1, c0, c1, offset, delay, first]: J[r0:r1, c0:c1] stored row-major at
+    as drawn, (replica, step, cell), or (0, 0, 0). blocks (block, 8) int64 rows
+    [r0, r1, c0, c1, offset, delay, first, 1]: J[r0:r1, c0:c1] stored row-major at
     Jflat[offset:], applied to the channels of cells c0:c1 from `delay` steps ago, written
     straight into the fields if `first` (the first block of its rows), else added; Jsflat (same
     offsets, or empty) holds the quadrature part J sin(alpha). Correction (skipped when qpairs
@@ -153,7 +165,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
         kk = k0 + k
         # 1. coupling fields: one matrix product per block, channel (and quadrature part)
         for q in range(blocks.shape[0]):
-            r0, r1, c0, c1, off, delay, first = blocks[q]
+            r0, r1, c0, c1, off, delay, first, _ = blocks[q]
             slot = (kk - delay) % n_slots
             JB = Jflat[off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
             out = tmp[r0:r1]
@@ -227,8 +239,10 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
             if nonfinite:
                 bad[i] = _first_nonfinite(xr)
             if in_win:
+                n0, n1 = hist[nslot, 0, i], hist[nslot, nc - 1, i]
                 for b in range(B):
-                    _adc_accumulate(p, xr[b], adc_buf, b, s, i, adc_mode, inv_win, last)
+                    _adc_accumulate(p, xr[b], n0[b], n1[b], adc_buf, b, s, i, adc_mode,
+                                    inv_win, last)
         if last:
             cursor[0] = s + 1
         for i in range(N):
@@ -247,13 +261,14 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                        period, half):
     """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), drift
     (replica, step, cell) or (0, 0, 0), h_ext (field, replica, cell) (1 or 2 fields) or
-    (0, 0, 0). blocks as in :func:`integrate`, but each block stored transposed,
-    J[r0:r1, c0:c1].T row-major at JTflat[offset:] (JsTflat likewise, or empty): a column j's
-    couplings are contiguous, so the coupling sums are vectorisable updates
-    ``G[r0:r1] += J[r0:r1, j] ch(x_j)``. Correction (skipped when qpairs is empty): qblocks and
-    QTflat (pair, ...) as in :func:`integrate`, blocks transposed; xref (replica, cell). Twins
-    (twin > 0) share a thread and step in lockstep, since each one's correction reads the
-    other's state."""
+    (0, 0, 0). blocks as in :func:`integrate`, with an eighth column ``rows``: a block with
+    fewer rows than columns is stored row-major (rows = 1) and each row's coupling sum is one
+    dot product; the others are stored transposed, J[r0:r1, c0:c1].T row-major at
+    JTflat[offset:] (JsTflat likewise, or empty), so a column j's couplings are contiguous and
+    the sums are vectorisable updates ``G[r0:r1] += J[r0:r1, j] ch(x_j)``. Correction
+    (skipped when qpairs is empty): qblocks and QTflat (pair, ...) as in :func:`integrate`,
+    blocks transposed; xref (replica, cell). Twins (twin > 0) share a thread and step in
+    lockstep, since each one's correction reads the other's state."""
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
@@ -284,19 +299,17 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
         if k0 == 0:  # the history before t = 0 holds the initial state
             for m in range(members):
                 b = g + m * twin
-                for slot in range(n_slots):
-                    h0, h1 = hist[slot, 0, b], hist[slot, nc - 1, b]
-                    for i in range(N):
-                        h0[i] = channel(p, x[b, i], 0)
-                        h1[i] = channel(p, x[b, i], nc - 1)
+                _channels_into(p, x[b], hist[0, 0, b], hist[0, nc - 1, b], nc - 1)
+                for slot in range(1, n_slots):
+                    hist[slot, :, b] = hist[0, :, b]
         for k in range(K):
             kk = k0 + k
             for m in range(members):
                 b = g + m * twin
                 for q in range(blocks.shape[0]):
-                    r0, r1, c0, c1, off, delay, first = blocks[q]
+                    r0, r1, c0, c1, off, delay, first, rows = blocks[q]
                     slot = (kk - delay) % n_slots
-                    nr = r1 - r0
+                    nr, ncol = r1 - r0, c1 - c0
                     if first:
                         for c in range(nc):
                             for i in range(r0, r1):
@@ -304,6 +317,18 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                     # views indexed from 0 by loop counters: no negative-index wraparound test
                     # per element, so the loops vectorise
                     g0, g1 = G[b, 0, r0:r1], G[b, nc - 1, r0:r1]
+                    if rows:  # few long rows: one dot product per row and channel
+                        u0, u1 = hist[slot, 0, b, c0:c1], hist[slot, nc - 1, b, c0:c1]
+                        for i in range(nr):
+                            row = off + i * ncol
+                            d0, d1 = dot2(JTflat[row:row + ncol], u0, u1)
+                            if quad:
+                                s0, s1 = dot2(JsTflat[row:row + ncol], u0, u1)
+                                d0, d1 = d0 + s1, d1 - s0
+                            g0[i] += d0
+                            if nc > 1:
+                                g1[i] += d1
+                        continue
                     for j in range(c0, c1):
                         col = off + (j - c0) * nr
                         jt = JTflat[col:col + nr]
@@ -378,8 +403,10 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                     bad_step[b] = kn
                     bad_cell[b] = _first_nonfinite(xb)
                 if in_win:
+                    n0, n1 = hist[nslot, 0, b], hist[nslot, nc - 1, b]
                     for i in range(N):
-                        _adc_accumulate(p, xb[i], adc_buf, b, s, i, adc_mode, inv_win, last)
+                        _adc_accumulate(p, xb[i], n0[i], n1[i], adc_buf, b, s, i, adc_mode,
+                                        inv_win, last)
             if last:
                 s += 1
             if bad_step[g] >= 0 or bad_step[g + (members - 1) * twin] >= 0:

@@ -41,6 +41,12 @@ if "NUMBA_CACHE_DIR" not in os.environ:
 #: Hot kernels: cached, IEEE semantics (reproducibility and NaN detection over speed).
 kernel = functools.partial(numba.njit, cache=True, fastmath=False, error_model="numpy")
 
+#: Sums inside kernels: reassociation lets a long sum vectorise (its rounding then depends on
+#: the vector width, not on threads); NaN and infinity keep their IEEE meaning. Not inlined
+#: into the caller's IR, so these flags stay on this function's instructions.
+reduction = functools.partial(numba.njit, fastmath={"reassoc", "contract"},
+                              error_model="numpy")
+
 #: Model physics called from kernels, inlined at the call site.
 scalar = functools.partial(numba.njit, inline="always", error_model="numpy")
 

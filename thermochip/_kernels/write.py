@@ -13,17 +13,17 @@ from thermochip._kernels.rng import uniform
 
 @kernel(parallel=True)
 def add_rounded(registers, delta, scale, stochastic, key, limit, ratio, codes):
-    """registers (row, col) int64 += round(delta * scale) (delta float64, scale: registers per
-    unit), clipped to [-limit, limit]; codes (row, col) int32 = rint(registers * ratio), the
-    DAC codes the registers drive (ratio 1: the registers are the codes). Stochastic rounding
-    floor(v + u) is unbiased; u is uniform number (row * cols + col) of the stream ``key``
-    (uint64), so the result depends on the key only, not on the thread count. Returns how many
-    registers were clipped."""
+    """registers (row, col) int64 += round(delta * scale) (delta float32 or float64, scale:
+    registers per unit of delta), clipped to [-limit, limit]; codes (row, col) int32 =
+    rint(registers * ratio), the DAC codes the registers drive (ratio 1: the registers are the
+    codes). Stochastic rounding floor(v + u) is unbiased; u is uniform number
+    (row * cols + col) of the stream ``key`` (uint64), so the result depends on the key only,
+    not on the thread count. Returns how many registers were clipped."""
     rows, cols = registers.shape
     clipped = 0
     for r in prange(rows):
         for c in range(cols):
-            v = delta[r, c] * scale
+            v = np.float64(delta[r, c]) * scale
             q = np.floor(v + uniform(key, np.uint64(r * cols + c))) if stochastic else np.rint(v)
             reg = registers[r, c] + np.int64(q)
             if reg > limit:

@@ -56,13 +56,14 @@ from __future__ import annotations
 import numpy as np
 
 from thermochip.chip import Chip
-from thermochip.engine import Correction, Engine
-from thermochip.learn.base import derived_seed
+from thermochip.engine import Correction
 from thermochip.learn.eqprop import EpLearnerCircuit
 
 
 class AsymEpLearnerCircuit(EpLearnerCircuit):
     """EP accumulators plus the adjoint correction and term (see the module docstring)."""
+
+    both_signs = True
 
     def __init__(self, chip: Chip, n_classes: int):
         super().__init__(chip, n_classes)
@@ -80,11 +81,9 @@ class AsymEpLearnerCircuit(EpLearnerCircuit):
         target = self.targets(labels)
         x_free, U_free = self._phase(engine, cfg.free_steps, engine.initial_state(), h_in)
         s0 = self._mean_state(U_free)
-        corr = Correction(ref=s0)
-        U = [self._phase(engine, cfg.nudged_steps, x_free,
-                         self.nudged_fields(h_in, beta, target), corr)[1]
-             for beta in (cfg.beta, -cfg.beta)]
-        return self._update(pixels, U[0], U[1], s0)
+        U_plus, U_minus = self._nudged(x_free, h_in, target, Correction(ref=np.concatenate(
+            [s0, s0])))
+        return self._update(pixels, U_plus, U_minus, s0)
 
     def _mean_state(self, U: np.ndarray) -> np.ndarray:
         """(replica, cell) state of the window-averaged channels of ADC samples U."""
@@ -137,36 +136,15 @@ class AsymEpLearnerCircuit(EpLearnerCircuit):
 
 class DyadicEpLearnerCircuit(AsymEpLearnerCircuit):
     """Dyadic EP: the doubled state as twin replicas (see the module docstring): after the free
-    phase, sample b runs on replica b (+beta) and its twin b + update_every (-beta) of a
-    second engine."""
-
-    def __init__(self, chip: Chip, n_classes: int):
-        super().__init__(chip, n_classes)
-        self.twin_engine = Engine(chip, replicas=2 * self.cfg.update_every,
-                                  seed=derived_seed(chip.spec.run.seed, "twins"))
+    phase, sample b runs on replica b (+beta) of the nudge engine and its twin on replica
+    b + update_every (-beta)."""
 
     def gradient(self, pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
         cfg, chip, engine = self.cfg, self.chip, self.train_engine
-        B = len(pixels)
         h_in = chip.input_field(pixels)
-        target = self.targets(labels)
         x_free, _ = self._phase(engine, cfg.free_steps, engine.initial_state(), h_in)
-        h = np.concatenate([self.nudged_fields(h_in, beta, target)
-                            for beta in (cfg.beta, -cfg.beta)], axis=1)
-        _, U = self._phase(self.twin_engine, cfg.nudged_steps, np.concatenate([x_free, x_free]),
-                           h, Correction(twins=True))
-        s_plus, s_minus = self._mean_state(U[:B]), self._mean_state(U[B:])
+        U_plus, U_minus = self._nudged(x_free, h_in, self.targets(labels),
+                                       Correction(twins=True))
+        s_plus, s_minus = self._mean_state(U_plus), self._mean_state(U_minus)
         m = s_minus + 0.5 * self._wrap(s_plus - s_minus)
-        return self._update(pixels, U[:B], U[B:], m)
-
-    def _write(self, grad: dict[str, np.ndarray], lr_scale: float) -> None:
-        super()._write(grad, lr_scale)
-        self.twin_engine.refresh()
-
-    def state_dict(self) -> dict[str, np.ndarray]:
-        return {**super().state_dict(), "twin_engine": self.twin_engine.state_blob()}
-
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        super().load_state_dict(state)
-        self.twin_engine.load_state_blob(state["twin_engine"])
-        self.twin_engine.refresh()
+        return self._update(pixels, U_plus, U_minus, m)

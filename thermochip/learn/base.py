@@ -36,8 +36,9 @@ class DacWriter:
             self.shadow_lsb = dac.lsb(shadow_bits, full_scale)
             self.shadow = np.rint(codes * (self.lsb / self.shadow_lsb)).astype(np.int64)
 
-    def apply(self, codes: np.ndarray, delta: np.ndarray, index=...) -> np.ndarray:
-        """New codes of the registers ``codes[index]`` after adding ``delta`` (value units)."""
+    def apply(self, codes: np.ndarray, delta: np.ndarray, index=..., scale: float = 1.0):
+        """New codes of the registers ``codes[index]`` after adding ``scale * delta`` (value
+        units; float32 or float64)."""
         key = np.uint64(self.rng.integers(2**62))  # from the chip's stream: resumable
         if self.shadow_bits is None:
             reg = np.array(codes[index], dtype=np.int64)
@@ -48,8 +49,11 @@ class DacWriter:
         shape = reg.shape
         reg = reg.reshape((1, -1)) if reg.ndim == 1 else reg  # still a view
         out = np.empty(reg.shape, dtype=np.int32)
-        add_rounded(reg, np.asarray(delta, dtype=np.float64).reshape(reg.shape), 1.0 / unit,
-                    self.rounding == "stochastic", key, dac.levels(bits), ratio, out)
+        delta = np.asarray(delta)
+        if delta.dtype not in (np.float32, np.float64):
+            delta = delta.astype(np.float64)
+        add_rounded(reg, delta.reshape(reg.shape), scale / unit, self.rounding == "stochastic",
+                    key, dac.levels(bits), ratio, out)
         return out.reshape(shape)
 
 
@@ -60,8 +64,9 @@ class AbstractLearner(abc.ABC):
 
     @abc.abstractmethod
     def train_batch(self, pixels: np.ndarray, labels: np.ndarray, lr_scale: float = 1.0) -> None:
-        """Present ``update_every`` samples (pixels (sample, input) in [0, 1], labels (sample,)
-        class indices) as replicas, accumulate, and write one DAC update."""
+        """Present ``update_every`` samples (pixels (sample, input) as the data set scales
+        them, labels (sample,) class indices) as replicas, accumulate, and write one DAC
+        update."""
 
     @abc.abstractmethod
     def infer(self, pixels: np.ndarray) -> np.ndarray:

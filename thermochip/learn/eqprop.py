@@ -38,6 +38,9 @@ from thermochip.spec import EpLearner, Layered
 class EpLearnerCircuit(AbstractLearner):
     """EP accumulators next to every coupler of a layered chip (see the module docstring)."""
 
+    both_signs = False
+    """Nudge with +beta and -beta whatever the estimator (the adjoint learners need both)."""
+
     def __init__(self, chip: Chip, n_classes: int):
         spec = chip.spec
         cfg: EpLearner = spec.learner
@@ -70,6 +73,12 @@ class EpLearnerCircuit(AbstractLearner):
         self.blocks = coupler_blocks(chip)
         self.p64 = model.to_kernel(chip.params, np.float64)
         self.train_engine = Engine(chip, replicas=cfg.update_every)
+        # the nudged phases of a batch run side by side: +beta on replicas 0..B-1 and, for the
+        # symmetric estimators, -beta on B..2B-1 (one call, twice the parallel work)
+        one_sided = cfg.estimator == "one_sided" and not self.both_signs
+        self.betas = (cfg.beta,) if one_sided else (cfg.beta, -cfg.beta)
+        self.nudge_engine = Engine(chip, replicas=len(self.betas) * cfg.update_every,
+                                   seed=derived_seed(spec.run.seed, "nudge"))
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
                                   seed=derived_seed(spec.run.seed, "eval"))
         d, w = spec.couplings.dac, cfg.write
@@ -109,8 +118,8 @@ class EpLearnerCircuit(AbstractLearner):
         model, p = self.model, self.p64
         B, S = U.shape[:2]
         terms = self._coupler_terms(np.moveaxis(U.reshape(B * S, self.chip.n, -1), -1, 0))
-        x = model.from_channels(p, np.moveaxis(U, -1, 0))      # (replica, sample, cell)
-        terms["g"] = np.stack([model.field_grad(p, x, k).mean(axis=1) for k in (0, 1)])
+        ch = np.moveaxis(U, -1, 0)                    # (channel, replica, sample, cell)
+        terms["g"] = np.stack([model.field_grad_ch(p, ch, k).mean(axis=1) for k in (0, 1)])
         return terms
 
     def _registers(self, terms: dict[str, np.ndarray], pixels: np.ndarray):
@@ -119,7 +128,8 @@ class EpLearnerCircuit(AbstractLearner):
         the second field whatever the model calls it)."""
         g = terms.pop("g")
         first = self.chip.spec.cells.layers[0]
-        terms["input"] = pixels.T @ g[0, :, :first] / g.shape[1]
+        # at the pixels' precision (float32 data: half the time of the largest product)
+        terms["input"] = pixels.T @ (g[0, :, :first] / g.shape[1]).astype(pixels.dtype)
         terms["h"], terms["S"] = g.mean(axis=1)
         return terms
 
@@ -139,18 +149,20 @@ class EpLearnerCircuit(AbstractLearner):
         of :func:`coupler_blocks`, ``input`` (input, first-layer cell) and ``h`` (cell,)."""
         cfg, chip, engine = self.cfg, self.chip, self.train_engine
         h_in = chip.input_field(pixels)
-        x0 = engine.initial_state()
-        x_free, U_free = self._phase(engine, cfg.free_steps, x0, h_in)
-        target = self.targets(labels)
-
-        def nudged(beta):
-            return self._phase(engine, cfg.nudged_steps, x_free,
-                               self.nudged_fields(h_in, beta, target))[1]
-
-        U_plus = nudged(cfg.beta)
+        x_free, U_free = self._phase(engine, cfg.free_steps, engine.initial_state(), h_in)
+        U = self._nudged(x_free, h_in, self.targets(labels))
         if cfg.estimator == "one_sided":
-            return self._contrast(U_plus, U_free, pixels, 1.0 / cfg.beta)
-        return self._contrast(U_plus, nudged(-cfg.beta), pixels, 0.5 / cfg.beta)
+            return self._contrast(U[0], U_free, pixels, 1.0 / cfg.beta)
+        return self._contrast(U[0], U[1], pixels, 0.5 / cfg.beta)
+
+    def _nudged(self, x_free, h_in, target, correction=None) -> list[np.ndarray]:
+        """The ADC samples of each nudged phase (one per beta of :attr:`betas`), all started
+        from the free state ``x_free`` and run as one call of the nudge engine."""
+        n = len(self.betas)
+        h = np.concatenate([self.nudged_fields(h_in, b, target) for b in self.betas], axis=1)
+        _, U = self._phase(self.nudge_engine, self.cfg.nudged_steps,
+                           np.concatenate([x_free] * n), h, correction)
+        return np.split(U, n)
 
     def targets(self, labels: np.ndarray) -> np.ndarray:
         """(sample, class) output targets: +1 for the label's cell, -1 for the others."""
@@ -179,9 +191,9 @@ class EpLearnerCircuit(AbstractLearner):
             codes[index] = new
             if not chip.directed:  # one device per coupler: the mirror is the same
                 codes[c0:c1, r0:r1] = new.T
-        chip.write_couplings(codes)
-        chip.write_inputs(self.input_writer.apply(chip.input_codes,
-                                                  -lr_scale * self.lr_layers[0] * grad["input"]))
+        chip.write_couplings(codes, self.blocks.values())
+        chip.write_inputs(self.input_writer.apply(chip.input_codes, grad["input"],
+                                                  scale=-lr_scale * self.lr_layers[0]))
         rates = ((0, "h", self.cfg.lr_fields), (1, "S", self.cfg.lr_sync))
         if any(lr > 0 for _, _, lr in rates):
             fcodes = chip.field_codes.copy()
@@ -190,6 +202,7 @@ class EpLearnerCircuit(AbstractLearner):
                     fcodes[k] = self.field_writer.apply(fcodes, -lr_scale * lr * grad[name], k)
             chip.write_fields(fcodes)
         self.train_engine.refresh()
+        self.nudge_engine.refresh(like=self.train_engine)
         self.eval_stale = True
 
     # -- read-out ------------------------------------------------------------------------------
@@ -216,6 +229,7 @@ class EpLearnerCircuit(AbstractLearner):
                  "input_analog": chip.input_J, "fields_analog": chip.fields,
                  "chip_rng": rng_blob(chip.rng),
                  "train_engine": self.train_engine.state_blob(),
+                 "nudge_engine": self.nudge_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
         for name in ("coupling", "input", "field"):
             w = getattr(self, f"{name}_writer")
@@ -230,16 +244,17 @@ class EpLearnerCircuit(AbstractLearner):
         chip.input_codes = np.array(state["input_codes"], dtype=np.int32)
         chip.field_codes = np.array(state["field_codes"], dtype=np.int32)
         chip.J = np.array(state["J_analog"], dtype=np.float64)
-        chip.input_J = np.array(state["input_analog"], dtype=np.float64)
+        chip.input_J = np.array(state["input_analog"], dtype=chip.spec.run.dtype)
         chip.fields = np.array(state["fields_analog"], dtype=np.float64)
         self.train_engine.load_state_blob(state["train_engine"])
+        self.nudge_engine.load_state_blob(state["nudge_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("coupling", "input", "field"):
             if f"{name}_shadow" in state:
                 getattr(self, f"{name}_writer").shadow = np.array(state[f"{name}_shadow"])
         self.train_engine.refresh()
+        self.nudge_engine.refresh(like=self.train_engine)
         self.eval_stale = True
-
 
 
 def coupler_blocks(chip: Chip) -> dict[str, tuple[int, int, int, int]]:
