@@ -20,9 +20,8 @@ def quantise(values, bits: int, full_scale: float, noise: float = 0.0,
     if noise > 0:
         v = v + noise * rng.standard_normal(v.shape)
     saturated = (v < -full_scale) | (v >= full_scale)
-    codes = np.floor((v + full_scale) / lsb(bits, full_scale))
-    codes = np.clip(codes, 0, 2 ** bits - 1).astype(np.uint32)
-    return codes, saturated
+    codes = np.floor((v + full_scale) / lsb(bits, full_scale))  # a fresh array
+    return np.clip(codes, 0, 2 ** bits - 1, out=codes).astype(np.uint32), saturated
 
 
 def reconstruct(codes, bits: int, full_scale: float):

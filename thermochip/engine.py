@@ -279,17 +279,14 @@ class Engine:
         p = self.p
         hist = np.empty((self.n_slots, model.n_channels) + x.shape, dtype=dtype)  # kernel-filled
         fields = np.ascontiguousarray(chip.fields, dtype=dtype)
+        # (field, replica, cell) field changes; the kernels skip an absent field 1
         if h_ext is None:
-            ext = np.zeros((2, 1, N))
-            hx = np.zeros((0, 0, 0), dtype=dtype)
+            given = np.zeros((0, B, N))
+        elif np.ndim(h_ext) == 3:
+            given = h_ext if np.any(h_ext[1]) else h_ext[:1]
         else:
-            ext = np.zeros((2, B, N))
-            if np.ndim(h_ext) == 3:
-                ext[:] = h_ext
-            else:
-                ext[0] = h_ext
-            given = ext if ext[1].any() else ext[:1]  # the kernels skip an absent field 1
-            hx = np.ascontiguousarray(given.transpose(0, 2, 1) if batched else given, dtype=dtype)
+            given = np.broadcast_to(h_ext, (1, B, N))
+        hx = np.ascontiguousarray(given.transpose(0, 2, 1) if batched else given, dtype=dtype)
         dt = dtype(chip.dt)
         if correction is None:  # an empty pair list switches the correction off
             adjoint = self._no_correction()
@@ -322,8 +319,8 @@ class Engine:
 
         def energy():
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                return model.energy(self.p64, state(), self.J_energy, chip.fields[0] + ext[0],
-                                    chip.fields[1] + ext[1])
+                f = [chip.fields[k] + (given[k] if k < len(given) else 0.0) for k in (0, 1)]
+                return model.energy(self.p64, state(), self.J_energy, *f)
 
         rec_steps, energies = ([0], [energy()]) if record else ([], [])
         # only an injected noise block or a 1/f drift block is held in memory per chunk
