@@ -90,7 +90,7 @@ def _channels_into(p, xs, out0, out_last, last):
 
 
 @reduction
-def dot2(a, u, v):
+def _dot2(a, u, v):
     """(a . u, a . v) of three equally long vectors."""
     su = a[0] - a[0]
     sv = su
@@ -321,9 +321,9 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                         u0, u1 = hist[slot, 0, b, c0:c1], hist[slot, nc - 1, b, c0:c1]
                         for i in range(nr):
                             row = off + i * ncol
-                            d0, d1 = dot2(JTflat[row:row + ncol], u0, u1)
+                            d0, d1 = _dot2(JTflat[row:row + ncol], u0, u1)
                             if quad:
-                                s0, s1 = dot2(JsTflat[row:row + ncol], u0, u1)
+                                s0, s1 = _dot2(JsTflat[row:row + ncol], u0, u1)
                                 d0, d1 = d0 + s1, d1 - s0
                             g0[i] += d0
                             if nc > 1:
