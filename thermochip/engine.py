@@ -160,21 +160,21 @@ class Engine:
         """Re-read the chip's analog couplings, fields and cell parameters. ``like``: an engine
         of the same chip, layout and precision that has just re-read them (its kernel copies
         are shared, not rebuilt)."""
-        if like is not None and (like.chip, like.batched, like.dtype) == (self.chip, self.batched,
-                                                                           self.dtype):
-            for name in ("_delay_matrices", "n_slots", "couplings", "gain", "offset",
-                         "noise_std"):
-                setattr(self, name, getattr(like, name))
-            self._adjoint = self._J_energy = None
-            return
-        chip, dtype = self.chip, self.dtype
-        Jc, Js = chip.delay_matrices()
-        self._delay_matrices = Jc, Js
+        same = like is not None and (like.chip, like.batched, like.dtype) == (
+            self.chip, self.batched, self.dtype)
+        if same:
+            readings = like._readings
+        else:
+            chip, dtype = self.chip, self.dtype
+            Jc, Js = chip.delay_matrices()
+            readings = dict(
+                _delay_matrices=(Jc, Js), n_slots=int(chip.latency_steps.max()) + 1,
+                couplings=pack_blocks(chip, Jc, Js, dtype, transposed=not self.batched),
+                gain=chip.gain.astype(dtype), offset=chip.offset.astype(dtype),
+                noise_std=chip.noise_std.astype(dtype))
+        self._readings = readings
+        vars(self).update(readings)
         self._adjoint = self._J_energy = None  # built on first use: a learner refreshes often
-        self.n_slots = int(chip.latency_steps.max()) + 1
-        self.couplings = pack_blocks(chip, Jc, Js, dtype, transposed=not self.batched)
-        self.gain, self.offset = chip.gain.astype(dtype), chip.offset.astype(dtype)
-        self.noise_std = chip.noise_std.astype(dtype)
 
     @property
     def J_energy(self) -> np.ndarray:

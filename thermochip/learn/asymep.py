@@ -81,8 +81,8 @@ class AsymEpLearnerCircuit(EpLearnerCircuit):
         target = self.targets(labels)
         x_free, U_free = self._phase(engine, cfg.free_steps, engine.initial_state(), h_in)
         s0 = self._mean_state(U_free)
-        U_plus, U_minus = self._nudged(x_free, h_in, target, Correction(ref=np.concatenate(
-            [s0, s0])))
+        both = Correction(ref=np.concatenate([s0, s0]))  # one reference per nudged replica
+        U_plus, U_minus = self._nudged(x_free, h_in, target, both)
         return self._update(pixels, U_plus, U_minus, s0)
 
     def _mean_state(self, U: np.ndarray) -> np.ndarray:
