@@ -17,6 +17,7 @@ from thermochip.chip import Chip
 from thermochip.engine import Engine
 from thermochip.learn.base import DacWriter
 from thermochip.learn.eqprop import EpLearnerCircuit
+from thermochip.spec import WriteSpec
 from thermochip.spec_io import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,13 +218,17 @@ def test_written_couplings_stay_on_the_dac_grid_and_symmetric():
     np.testing.assert_allclose(chip.J, codes * d.full_scale / L)  # no mismatch: exact grid
 
 
+def _write(rounding: str, shadow_bits: int | None = None, **kw) -> WriteSpec:
+    return WriteSpec(rounding=rounding, shadow_bits=shadow_bits, **kw)
+
+
 def test_shadow_register_keeps_updates_smaller_than_a_dac_step():
     """Direct 8-bit writes with nearest rounding lose an update of 0.3 LSB; a 16-bit shadow
     register accumulates four of them into one DAC step."""
     lsb = 1.0 / 127
     rng = np.random.default_rng(0)
-    direct = DacWriter(np.zeros(1, np.int32), 8, 1.0, "nearest", None, rng)
-    shadow = DacWriter(np.zeros(1, np.int32), 8, 1.0, "nearest", 16, rng)
+    direct = DacWriter(np.zeros(1, np.int32), 8, 1.0, _write("nearest"), rng)
+    shadow = DacWriter(np.zeros(1, np.int32), 8, 1.0, _write("nearest", 16), rng)
     c_direct = c_shadow = np.zeros(1, np.int32)
     for _ in range(4):
         c_direct = direct.apply(c_direct, np.array([0.3 * lsb]))
@@ -234,10 +239,33 @@ def test_shadow_register_keeps_updates_smaller_than_a_dac_step():
 def test_stochastic_write_is_unbiased():
     # 40000 writes of 0.3 LSB: the mean code step is 0.3 with std sqrt(0.21/40000) = 0.0023;
     # 5 sigma = 0.0115
-    w = DacWriter(np.zeros(40000, np.int32), 8, 1.0, "stochastic", None,
+    w = DacWriter(np.zeros(40000, np.int32), 8, 1.0, _write("stochastic"),
                   np.random.default_rng(2))
     step = w.apply(np.zeros(40000, np.int32), np.full(40000, 0.3 / 127))
     assert abs(step.mean() - 0.3) < 0.0115
+
+
+def test_adam_write_moves_each_register_by_the_rate_whatever_its_scale():
+    """With step: adam a register whose estimate keeps one sign moves by lr per write (the
+    bias-corrected m / sqrt(v) of a constant is 1), however large or small the estimate; a
+    register whose estimate flips sign every write barely moves (m ~ 0); a block write
+    advances only that block's moments. The running means survive a state round trip."""
+    lr, lsb16 = 1e-3, 1.0 / 32767
+    scales = np.array([1e-4, 1.0, -1e-3, 5.0])  # eps = 1e-8 is 1e-4 of the smallest
+    w = DacWriter(np.zeros((2, 4), np.int32), 8, 1.0, _write("nearest", 16, step="adam"),
+                  np.random.default_rng(0))
+    for k in range(20):
+        w.apply(np.zeros((2, 4), np.int32), scales, 0, scale=lr)
+        w.apply(np.zeros((2, 4), np.int32), scales * (-1) ** k, 1, scale=lr)
+    # each write rounds to the 16-bit shadow grid: at most 0.5 LSB16 of error per write
+    np.testing.assert_allclose(w.shadow[0] * lsb16, 20 * lr * np.sign(scales), atol=10 * lsb16)
+    assert np.all(np.abs(w.shadow[1]) * lsb16 < 0.2 * 20 * lr)
+    np.testing.assert_allclose(w.mean_weight, 1 - 0.9 ** 20)
+    fresh = DacWriter(np.zeros((2, 4), np.int32), 8, 1.0, _write("nearest", 16, step="adam"),
+                      np.random.default_rng(0))
+    fresh.load_state_dict("c", w.state_dict("c"))
+    for name in ("shadow",) + DacWriter.ADAM_STATE:
+        np.testing.assert_array_equal(getattr(fresh, name), getattr(w, name))
 
 
 def test_stochastic_write_of_a_block_is_the_same_on_any_thread_count():
@@ -252,7 +280,7 @@ def test_stochastic_write_of_a_block_is_the_same_on_any_thread_count():
         for threads in (1, 2):
             set_num_threads(threads)
             codes = np.zeros((40, 30), np.int32)
-            w = DacWriter(codes, 8, 1.0, "stochastic", 12, np.random.default_rng(3))
+            w = DacWriter(codes, 8, 1.0, _write("stochastic", 12), np.random.default_rng(3))
             delta = np.random.default_rng(4).normal(0, 3 / 127, (20, 10))
             out.append(w.apply(codes, delta, (slice(5, 25), slice(10, 20))))
             shadows.append(w.shadow.copy())

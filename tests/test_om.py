@@ -377,16 +377,21 @@ def test_digits_one_epoch_reaches_nearest_class_mean():
     assert np.array_equal(np.argmin(dist, axis=1), np.arange(10))
 
 
-def test_resume_is_bit_exact(tmp_path):
+# adam's rate is a step in register units per write: a few LSB
+@pytest.mark.parametrize("step, lr", [("sgd", 2e-4), ("adam", 0.05)])
+def test_resume_is_bit_exact(tmp_path, step, lr):
     """Train two batches, checkpoint (through HDF5), train two more; a fresh chip that loads
     the checkpoint and trains the same two batches ends with identical codes, analog couplings
     and inference outputs. Coupling learning is on (with write noise), so every register and
-    random stream is exercised."""
+    random stream is exercised; with adam, the writers' running means too."""
     import dataclasses
 
     from thermochip.data import load_dataset
 
-    spec = digits_spec(lr=[2e-4], update_every=8)
+    spec = digits_spec(lr=[lr], update_every=8)
+    spec = dataclasses.replace(spec, learner=dataclasses.replace(
+        spec.learner, write=dataclasses.replace(spec.learner.write, step=step),
+        lr_fields=max(lr, spec.learner.lr_fields)))
     spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, eval_replicas=8),
                                couplings=dataclasses.replace(
                                    spec.couplings, dac=dataclasses.replace(

@@ -427,13 +427,25 @@ class DataSpec:
 class WriteSpec:
     """How a learner's update becomes DAC codes: straight to the b-bit codes (nearest or
     stochastic rounding), or into a wider digital shadow register of `shadow_bits` whose top
-    bits drive the DAC (small updates accumulate instead of being rounded away)."""
+    bits drive the DAC (small updates accumulate instead of being rounded away). With
+    `step: adam` the learning rate is a step size in register units: each register moves by
+    about lr per write whatever the scale of its estimate."""
 
     rounding: str = spec_field("stochastic", doc="rounding of each write",
                                check=OneOf(("nearest", "stochastic")))
     shadow_bits: int | None = spec_field(None, doc="bits of a digital shadow register "
                                                    "(null: write the DAC codes directly)",
                                          check=Interval(2, 32))
+    step: str = spec_field("sgd", doc="sgd: add -lr * estimate; adam: add -lr * m/(sqrt(v) + "
+                                      "1e-8), m and v running means of each register's "
+                                      "estimate and of its square, bias-corrected (Kingma & "
+                                      "Ba 2015), held in digital registers beside each DAC",
+                           check=OneOf(("sgd", "adam")))
+    mean_decay: float = spec_field(0.9, doc="adam: decay of the running mean m per write",
+                                   check=Interval(0, 1, hi_closed=False))
+    square_decay: float = spec_field(0.999, doc="adam: decay of the running mean square v "
+                                                "per write",
+                                     check=Interval(0, 1, hi_closed=False))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -441,7 +453,8 @@ class EpLearner:
     """Equilibrium Propagation with per-coupler accumulators: a free phase, then nudged phases
     (+beta; and -beta for symmetric/centered) from the free state; each phase's accumulator
     time-averages the coupler's local term dV/dJ over the last `window` steps, sampled by the
-    ADC. Update: dJ = -(lr/beta)(a_beta - a_0) (one-sided) or -(lr/2beta)(a_+ - a_-)."""
+    ADC. Update: dJ = -(lr/beta)(a_beta - a_0) (one-sided) or -(lr/2beta)(a_+ - a_-); with
+    `write.step: adam`, -lr times the per-register adam ratio of that estimate."""
 
     rule: str = "ep"
     estimator: str = spec_field("symmetric", doc="one_sided: +beta only; symmetric and "
@@ -455,7 +468,8 @@ class EpLearner:
                                     "(one ADC sample per step)", check=Interval(1, None))
     lr: list[float] = spec_field(default_factory=lambda: [0.05],
                                  doc="learning rate per coupling layer (input->first, then "
-                                     "layer to layer); one value for all")
+                                     "layer to layer); one value for all (write.step adam: "
+                                     "the step per write, in coupling units)")
     lr_fields: float = spec_field(0.0, doc="learning rate of the field registers (h)",
                                   check=NON_NEGATIVE)
     lr_sync: float = spec_field(0.0, doc="learning rate of the second field's registers (oim: "

@@ -11,8 +11,9 @@ import abc
 import numpy as np
 
 from device_models import dac
-from thermochip._kernels.write import add_rounded
+from thermochip._kernels.write import adam_step, add_rounded
 from thermochip.chip import Chip
+from thermochip.spec import WriteSpec
 
 
 def derived_seed(seed: int, purpose: str) -> int:
@@ -25,20 +26,36 @@ def derived_seed(seed: int, purpose: str) -> int:
 class DacWriter:
     """Writes updates of one register array through a DAC: straight to the b-bit codes, or
     into a wider shadow register whose value is re-rounded to the DAC grid (small updates
-    accumulate there instead of being rounded away)."""
+    accumulate there instead of being rounded away). With ``write.step: adam`` each register
+    also keeps running means of its estimate and of its square, and moves by the
+    bias-corrected ratio of the two (times the rate) instead of by the estimate."""
 
-    def __init__(self, codes: np.ndarray, bits: int, full_scale: float, rounding: str,
-                 shadow_bits: int | None, rng: np.random.Generator):
-        self.bits, self.full_scale, self.rounding, self.rng = bits, full_scale, rounding, rng
+    ADAM_EPS = 1e-8
+    """Added to sqrt(v): a register whose estimates are all zero does not move."""
+    ADAM_STATE = ("mean", "square", "mean_weight", "square_weight")
+
+    def __init__(self, codes: np.ndarray, bits: int, full_scale: float, write: WriteSpec,
+                 rng: np.random.Generator):
+        self.bits, self.full_scale, self.rounding, self.rng = bits, full_scale, write.rounding, rng
         self.lsb = dac.lsb(bits, full_scale)
-        self.shadow_bits = shadow_bits
-        if shadow_bits is not None:
-            self.shadow_lsb = dac.lsb(shadow_bits, full_scale)
+        self.shadow_bits = write.shadow_bits
+        if self.shadow_bits is not None:
+            self.shadow_lsb = dac.lsb(self.shadow_bits, full_scale)
             self.shadow = np.rint(codes * (self.lsb / self.shadow_lsb)).astype(np.int64)
+        self.adam = write.step == "adam"
+        if self.adam:
+            self.decay = (write.mean_decay, write.square_decay)
+            self.mean, self.square = np.zeros(codes.shape), np.zeros(codes.shape)
+            # the running means of a constant 1 (= 1 - decay^writes): the bias corrections,
+            # per register since blocks and rows are written separately
+            self.mean_weight, self.square_weight = np.zeros(codes.shape), np.zeros(codes.shape)
 
     def apply(self, codes: np.ndarray, delta: np.ndarray, index=..., scale: float = 1.0):
         """New codes of the registers ``codes[index]`` after adding ``scale * delta`` (value
-        units; float32 or float64)."""
+        units; float32 or float64), or with adam ``scale * m / (sqrt(v) + eps)`` after
+        ``delta`` has entered the running means."""
+        if self.adam:
+            delta = self._adam_step(delta, index)
         key = np.uint64(self.rng.integers(2**62))  # from the chip's stream: resumable
         if self.shadow_bits is None:
             reg = np.array(codes[index], dtype=np.int64)
@@ -55,6 +72,31 @@ class DacWriter:
         add_rounded(reg, delta.reshape(reg.shape), scale / unit, self.rounding == "stochastic",
                     key, dac.levels(bits), ratio, out)
         return out.reshape(shape)
+
+    def _adam_step(self, delta: np.ndarray, index) -> np.ndarray:
+        """Fold ``delta`` into the running means at ``index`` (views: updated in place) and
+        return the bias-corrected m / (sqrt(v) + eps)."""
+        views = [a[index] for a in (self.mean, self.square, self.mean_weight,
+                                    self.square_weight)]
+        shape = views[0].shape
+        views = [v.reshape((1, -1)) if v.ndim == 1 else v for v in views]  # still views
+        delta = np.asarray(delta)
+        if delta.dtype not in (np.float32, np.float64):
+            delta = delta.astype(np.float64)
+        step = np.empty(views[0].shape)
+        adam_step(delta.reshape(step.shape), *views, *self.decay, self.ADAM_EPS, step)
+        return step.reshape(shape)
+
+    def state_dict(self, name: str) -> dict[str, np.ndarray]:
+        """The writer's digital registers (shadow, adam means), keyed ``{name}_...``."""
+        keys = (["shadow"] if self.shadow_bits is not None else []) + \
+               (list(self.ADAM_STATE) if self.adam else [])
+        return {f"{name}_{k}": getattr(self, k).copy() for k in keys}
+
+    def load_state_dict(self, name: str, state: dict[str, np.ndarray]) -> None:
+        for k in ("shadow",) + self.ADAM_STATE:
+            if f"{name}_{k}" in state:
+                setattr(self, k, np.array(state[f"{name}_{k}"]))
 
 
 class AbstractLearner(abc.ABC):

@@ -82,13 +82,10 @@ class EpLearnerCircuit(AbstractLearner):
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
                                   seed=derived_seed(spec.run.seed, "eval"))
         d, w = spec.couplings.dac, cfg.write
-        self.coupling_writer = DacWriter(chip.J_codes, d.bits, d.full_scale, w.rounding,
-                                         w.shadow_bits, chip.rng)
-        self.input_writer = DacWriter(chip.input_codes, d.bits, d.full_scale, w.rounding,
-                                      w.shadow_bits, chip.rng)
+        self.coupling_writer = DacWriter(chip.J_codes, d.bits, d.full_scale, w, chip.rng)
+        self.input_writer = DacWriter(chip.input_codes, d.bits, d.full_scale, w, chip.rng)
         fd = spec.fields.dac
-        self.field_writer = DacWriter(chip.field_codes, fd.bits, fd.full_scale, w.rounding,
-                                      w.shadow_bits, chip.rng)
+        self.field_writer = DacWriter(chip.field_codes, fd.bits, fd.full_scale, w, chip.rng)
 
     # -- the phases ----------------------------------------------------------------------------
     def _phase(self, engine: Engine, steps: int, x0, h_ext, correction=None):
@@ -185,9 +182,9 @@ class EpLearnerCircuit(AbstractLearner):
         chip = self.chip
         codes = chip.J_codes.copy()
         for name, (r0, r1, c0, c1) in self.blocks.items():
-            step = -lr_scale * self.lr_layers[1 + int(name[1:])] * grad[name]
             index = (slice(r0, r1), slice(c0, c1))
-            new = self.coupling_writer.apply(codes, step * chip.mask[index], index)
+            new = self.coupling_writer.apply(codes, grad[name] * chip.mask[index], index,
+                                             scale=-lr_scale * self.lr_layers[1 + int(name[1:])])
             codes[index] = new
             if not chip.directed:  # one device per coupler: the mirror is the same
                 codes[c0:c1, r0:r1] = new.T
@@ -199,7 +196,8 @@ class EpLearnerCircuit(AbstractLearner):
             fcodes = chip.field_codes.copy()
             for k, name, lr in rates:
                 if lr > 0:
-                    fcodes[k] = self.field_writer.apply(fcodes, -lr_scale * lr * grad[name], k)
+                    fcodes[k] = self.field_writer.apply(fcodes, grad[name], k,
+                                                        scale=-lr_scale * lr)
             chip.write_fields(fcodes)
         self.train_engine.refresh()
         self.nudge_engine.refresh(like=self.train_engine)
@@ -232,9 +230,7 @@ class EpLearnerCircuit(AbstractLearner):
                  "nudge_engine": self.nudge_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
         for name in ("coupling", "input", "field"):
-            w = getattr(self, f"{name}_writer")
-            if w.shadow_bits is not None:
-                state[f"{name}_shadow"] = w.shadow
+            state.update(getattr(self, f"{name}_writer").state_dict(name))
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -250,8 +246,7 @@ class EpLearnerCircuit(AbstractLearner):
         self.nudge_engine.load_state_blob(state["nudge_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("coupling", "input", "field"):
-            if f"{name}_shadow" in state:
-                getattr(self, f"{name}_writer").shadow = np.array(state[f"{name}_shadow"])
+            getattr(self, f"{name}_writer").load_state_dict(name, state)
         self.train_engine.refresh()
         self.nudge_engine.refresh(like=self.train_engine)
         self.eval_stale = True

@@ -239,10 +239,8 @@ class OmLearnerCircuit(AbstractLearner):
                                   seed=derived_seed(spec.run.seed, "eval"))
         w, fd, cd = cfg.write, spec.fields.dac, spec.couplings.dac
         self.bias_codes = np.zeros((self.n_classes, chip.n), dtype=np.int32)
-        self.bias_writer = DacWriter(self.bias_codes, fd.bits, fd.full_scale, w.rounding,
-                                     w.shadow_bits, chip.rng)
-        self.coupling_writer = DacWriter(chip.J_codes, cd.bits, cd.full_scale, w.rounding,
-                                         w.shadow_bits, chip.rng)
+        self.bias_writer = DacWriter(self.bias_codes, fd.bits, fd.full_scale, w, chip.rng)
+        self.coupling_writer = DacWriter(chip.J_codes, cd.bits, cd.full_scale, w, chip.rng)
 
     # -- what the learner knows ------------------------------------------------------------------
     @property
@@ -309,12 +307,12 @@ class OmLearnerCircuit(AbstractLearner):
             per_class = np.zeros((self.n_classes, chip.n))
             np.add.at(per_class, labels,
                       _grad_field(self.model, self.p64, X[:-1], r, fields[1], cfg.kT))
-            step = -cfg.lr_fields * lr_scale * per_class / M
-            self.bias_codes = self.bias_writer.apply(self.bias_codes, step)
+            self.bias_codes = self.bias_writer.apply(self.bias_codes, per_class / M,
+                                                     scale=-cfg.lr_fields * lr_scale)
         if cfg.lr[0] > 0:
             dL_dJ = _grad_couplings(self.model, self.p64, X[:-1], r, cfg.kT)
-            step = -cfg.lr[0] * lr_scale * np.triu(dL_dJ, 1) / M * chip.mask
-            new = self.coupling_writer.apply(chip.J_codes, step)
+            new = self.coupling_writer.apply(chip.J_codes, np.triu(dL_dJ, 1) / M * chip.mask,
+                                             scale=-cfg.lr[0] * lr_scale)
             upper = np.triu(new, 1)
             chip.write_couplings((upper + upper.T).astype(np.int32))
             if self.coupling_writer.shadow_bits is not None:
@@ -352,9 +350,7 @@ class OmLearnerCircuit(AbstractLearner):
                  "train_engine": self.train_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
         for name in ("bias", "coupling"):
-            w = getattr(self, f"{name}_writer")
-            if w.shadow_bits is not None:
-                state[f"{name}_shadow"] = w.shadow.copy()
+            state.update(getattr(self, f"{name}_writer").state_dict(name))
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
@@ -367,8 +363,6 @@ class OmLearnerCircuit(AbstractLearner):
         self.train_engine.load_state_blob(state["train_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("bias", "coupling"):
-            if f"{name}_shadow" in state:
-                getattr(self, f"{name}_writer").shadow = np.array(state[f"{name}_shadow"],
-                                                                  dtype=np.int64)
+            getattr(self, f"{name}_writer").load_state_dict(name, state)
         self.train_engine.refresh()
         self.eval_stale = True
