@@ -41,16 +41,16 @@ def add_rounded(registers, delta, scale, stochastic, key, limit, ratio, codes):
 def adam_step(delta, mean, square, mean_weight, square_weight, d1, d2, eps, step):
     """Per register (row, col): fold the estimate delta into its running mean (decay d1) and
     running mean square (decay d2), in place; the weights are the running means of a constant
-    1 (1 - d^writes, the bias corrections). step (row, col) float64 = m / (sqrt(v) + eps) with
-    the bias-corrected means (Kingma & Ba 2015)."""
+    1 (1 - d^writes, the bias corrections). step (row, col) = m / (sqrt(v) + eps) with the
+    bias-corrected means (Kingma & Ba 2015). Arithmetic in float64 whatever the arrays hold."""
     rows, cols = delta.shape
     for r in prange(rows):
         for c in range(cols):
             g = np.float64(delta[r, c])
-            m = d1 * mean[r, c] + (1.0 - d1) * g
-            v = d2 * square[r, c] + (1.0 - d2) * g * g
-            wm = d1 * mean_weight[r, c] + (1.0 - d1)
-            wv = d2 * square_weight[r, c] + (1.0 - d2)
+            m = d1 * np.float64(mean[r, c]) + (1.0 - d1) * g
+            v = d2 * np.float64(square[r, c]) + (1.0 - d2) * g * g
+            wm = d1 * np.float64(mean_weight[r, c]) + (1.0 - d1)
+            wv = d2 * np.float64(square_weight[r, c]) + (1.0 - d2)
             mean[r, c], square[r, c] = m, v
             mean_weight[r, c], square_weight[r, c] = wm, wv
             step[r, c] = (m / wm) / (np.sqrt(v / wv) + eps)

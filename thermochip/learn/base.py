@@ -45,10 +45,12 @@ class DacWriter:
         self.adam = write.step == "adam"
         if self.adam:
             self.decay = (write.mean_decay, write.square_decay)
-            self.mean, self.square = np.zeros(codes.shape), np.zeros(codes.shape)
+            # float32 registers: the write of the 784 x 500 input couplers is memory-bound
+            self.mean, self.square = (np.zeros(codes.shape, np.float32) for _ in range(2))
             # the running means of a constant 1 (= 1 - decay^writes): the bias corrections,
             # per register since blocks and rows are written separately
-            self.mean_weight, self.square_weight = np.zeros(codes.shape), np.zeros(codes.shape)
+            self.mean_weight, self.square_weight = (np.zeros(codes.shape, np.float32)
+                                                    for _ in range(2))
 
     def apply(self, codes: np.ndarray, delta: np.ndarray, index=..., scale: float = 1.0):
         """New codes of the registers ``codes[index]`` after adding ``scale * delta`` (value
@@ -80,11 +82,9 @@ class DacWriter:
                                     self.square_weight)]
         shape = views[0].shape
         views = [v.reshape((1, -1)) if v.ndim == 1 else v for v in views]  # still views
-        delta = np.asarray(delta)
-        if delta.dtype not in (np.float32, np.float64):
-            delta = delta.astype(np.float64)
-        step = np.empty(views[0].shape)
-        adam_step(delta.reshape(step.shape), *views, *self.decay, self.ADAM_EPS, step)
+        step = np.empty(views[0].shape, np.float32)
+        adam_step(np.asarray(delta).reshape(step.shape), *views, *self.decay, self.ADAM_EPS,
+                  step)
         return step.reshape(shape)
 
     def state_dict(self, name: str) -> dict[str, np.ndarray]:
