@@ -6,18 +6,23 @@ function runs as a scalar inside the engine's numba kernels (``x`` a float) and 
 numpy (``x`` an array) for energies, the reference integrator and the tests.
 
 Conventions, in dimensionless time t~ = rate * t:
-    dx_i/dt~ = g_i [local_force(x_i, f0_i, f1_i) + coupling_force(x_i, G_i)] + noise,
-    G_ic = sum_j J_ij channel(x_j, c)            (c = 0 .. n_channels-1)
+    F_i = local_force(x_i, f0_i, f1_i) + coupling_force(x_i, G_i),  G_ic = sum_j J_ij ch_c(x_j)
     V = sum_i local_energy(x_i, f0_i, f1_i) + (pair_sign / 2) sum_ij J_ij sum_c ch_c(x_i) ch_c(x_j)
-so ``coupling_force(x, G) = -pair_sign * sum_c channel_deriv(x, c) * G_c`` and
-``pair_grad_J(x_i, x_j) = dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j)`` (one parameter per
-symmetric pair). f0 is the linear field (inputs add to it), f1 the model's second field.
+(c = 0 .. n_channels-1), so F = -dV/dx, ``coupling_force(x, G) = -pair_sign * sum_c
+channel_deriv(x, c) * G_c`` and ``pair_grad_J(x_i, x_j) = dV/dJ_ij = pair_sign * sum_c
+ch_c(x_i) ch_c(x_j)`` (one parameter per symmetric pair). f0 is the linear field (inputs add to
+it), f1 the model's second field. What a cell does with F is its dynamics ``kind``: a
+``langevin`` cell drifts, ``dx_i/dt~ = g_i F_i + noise`` (the kernel module
+``thermochip/_kernels/langevin.py`` integrates it).
 
 The forces are declared as functions of the state and its channel values,
 ``local_force_ch(x, ch0, ch1, f0, f1)`` and ``channel_deriv_ch(x, ch0, ch1, c)`` (ch1 = ch0 for
 one-channel models): the kernels hold each cell's channels already (the delay line stores
 them), so an oscillator step needs no sine or cosine of the old phase. :meth:`CellModel.
 local_force` and :meth:`CellModel.channel_deriv` are the same functions of x alone.
+
+Capabilities are declared, not inferred from names: a learner or a command that needs one
+checks the model's declaration (``nudge_problem``, ``affine_drift``, ``well_field``).
 """
 
 from __future__ import annotations
@@ -71,6 +76,30 @@ class CellModel:
     nudge: Callable
     """``nudge(p, beta, target) -> (df0, df1)``: the field change that adds beta * l to V, with
     l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
+    kind: str = "langevin"
+    """Dynamics kind: what the cell does with its force (the kernel module that updates it)."""
+    nudge_problem: Callable = None
+    """``nudge_problem(params) -> str | None``: why these parameters cannot take the nudge
+    (None: they can)."""
+    affine_drift: bool = False
+    """The drift is ``F_i = local_force(x_i, 0, f1_i) - f0_i - sum_j J_ij x_j`` (one channel,
+    ch(x) = x, pair_sign +1, unit field slope): linear in every coupling and field-0 register,
+    so Onsager--Machlup fits and calibration are least squares."""
+    well_field: Callable = None
+    """``well_field(params, u) -> f0``: the field 0 that centres each cell's well at u (how a
+    data drive holds the cells near the data); None when the cells have no single well."""
+    well_problem: Callable = None
+    """``well_problem(params) -> str | None``: why these parameters give no single well."""
+
+    def nudge_refusal(self, params) -> str | None:
+        """Why the cells cannot take the EP nudge (None: they can)."""
+        return self.nudge_problem(params) if self.nudge_problem is not None else None
+
+    def well_refusal(self, params) -> str | None:
+        """Why the cells cannot hold a data drive in a well (None: they can)."""
+        if self.well_field is None:
+            return f"{self.name} cells have no single well a field can centre on the data"
+        return self.well_problem(params) if self.well_problem is not None else None
 
     def local_force(self, p, x, f0, f1):
         """-dV_local/dx_i."""
@@ -103,8 +132,19 @@ class CellModel:
 
     def pair_grad_J(self, p, xi, xj):
         """dV/dJ_ij for one symmetric coupler: the local term an EP accumulator averages."""
-        return self.pair_sign * sum(self.channel(p, xi, c) * self.channel(p, xj, c)
-                                    for c in range(self.n_channels))
+        return self.pair_grad_ch(self.channels(p, xi), self.channels(p, xj))
+
+    def pair_grad_ch(self, ch_i, ch_j):
+        """dV/dJ_ij from the two cells' channel values ch_i[c], ch_j[c] (their ADC samples)."""
+        return self.pair_sign * sum(ch_i[c] * ch_j[c] for c in range(self.n_channels))
+
+    def pair_grad_mean(self, ch_rows, ch_cols):
+        """(row cell, column cell) sample mean of dV/dJ_ij over channel samples ch_rows
+        (channel, sample, row cell) and ch_cols (channel, sample, column cell): every coupler
+        of a block at once, one matrix product per channel."""
+        M = ch_rows.shape[1]
+        return self.pair_sign * sum(ch_rows[c].T @ ch_cols[c]
+                                    for c in range(self.n_channels)) / M
 
     def energy(self, p, x, J, f0, f1):
         """V per replica. x: (replica, cell); J: (cell, cell) symmetric; f0, f1: (cell,) or
@@ -120,6 +160,21 @@ class CellModel:
     def readout_index(self, mode: str | None) -> int:
         names = [m for m, _ in self.readouts]
         return 0 if mode is None else names.index(mode)
+
+
+_HELPERS: list[Callable] = []
+
+
+def kernel_helper(fn: Callable) -> Callable:
+    """Mark a plain function that device physics calls (e.g. a vectorisable cos/sin): the
+    kernel layer compiles it into the kernels (numba compiles every function a kernel
+    reaches), numpy code calls it as it is."""
+    _HELPERS.append(fn)
+    return fn
+
+
+def kernel_helpers() -> tuple[Callable, ...]:
+    return tuple(_HELPERS)
 
 
 _BY_NAME: dict[str, CellModel] = {}

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from device_models.base import kernel_helper
+
 
 def levels(bits: int) -> int:
     """Largest code magnitude L."""
@@ -20,17 +22,23 @@ def lsb(bits: int, full_scale: float) -> float:
     return full_scale / levels(bits)
 
 
+@kernel_helper
+def round_code(v, u, stochastic):
+    """The grid point of v (in LSB): nearest, or stochastic floor(v + u) with u uniform in
+    [0, 1) (unbiased: E[code] = v). The one rounding rule, for numpy arrays and kernels."""
+    return np.floor(v + u) if stochastic else np.rint(v)
+
+
 def to_codes(values, bits: int, full_scale: float, rounding: str,
              rng: np.random.Generator | None = None):
     """Round values to int32 codes, clipped to [-L, L]. Returns (codes, n_clipped)."""
     scaled = np.asarray(values, dtype=np.float64) / lsb(bits, full_scale)
-    if rounding == "nearest":
-        codes = np.rint(scaled)
-    elif rounding == "stochastic":
-        # float32 uniforms: 2^-24 resolution is far finer than any rounding bias that matters
-        codes = np.floor(scaled + rng.random(scaled.shape, dtype=np.float32))
-    else:
+    if rounding not in ("nearest", "stochastic"):
         raise ValueError(f"unknown rounding {rounding!r}")
+    stochastic = rounding == "stochastic"
+    # float32 uniforms: 2^-24 resolution is far finer than any rounding bias that matters
+    u = rng.random(scaled.shape, dtype=np.float32) if stochastic else 0.0
+    codes = round_code(scaled, u, stochastic)
     L = levels(bits)
     n_clipped = int(np.count_nonzero(np.abs(codes) > L))
     return np.clip(codes, -L, L).astype(np.int32), n_clipped

@@ -22,8 +22,7 @@ import numpy as np
 
 from device_models.base import CellModel, register
 from device_models.trig import TrigConstants, cos_sin, trig_constants
-from thermochip.errors import IncompatibleModelError
-from thermochip.spec import POSITIVE, Interval, spec_field
+from device_models.params import POSITIVE, Interval, spec_field
 
 
 @dataclass(frozen=True)
@@ -86,12 +85,16 @@ def field_grad_ch(p, ch, k):
 
 def nudge(p, beta, target):
     """beta/2 (cos phi - y)^2 = -beta y cos phi + (beta/4) cos 2 phi + const: dh = beta y,
-    dS = -beta/2. Needs second-harmonic injection (n = 2): the S field is what multiplies
-    cos 2 phi."""
-    if p.n != 2:
-        raise IncompatibleModelError(f"the EP nudge of an oim cell needs shil_harmonic 2 (its "
-                                     f"S field carries the cos 2phi of the loss); got {p.n:g}")
+    dS = -beta/2 (with second-harmonic injection: see :func:`nudge_problem`)."""
     return beta * target, -0.5 * beta
+
+
+def nudge_problem(params: OimParams) -> str | None:
+    """The S field carries the cos 2 phi of the loss only under second-harmonic injection."""
+    if params.shil_harmonic != 2:
+        return (f"the EP nudge of an oim cell needs shil_harmonic 2 (its S field carries the "
+                f"cos 2phi of the loss); got {params.shil_harmonic}")
+    return None
 
 
 def readout(p, x, mode, r):
@@ -109,5 +112,5 @@ MODEL = register(CellModel(
     readouts=(("iq", 2), ("phase", 1)),
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
-    field_grad_ch=field_grad_ch, nudge=nudge,
+    field_grad_ch=field_grad_ch, nudge=nudge, nudge_problem=nudge_problem,
 ))

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 
 from device_models.base import CellModel, register
-from thermochip.spec import NON_NEGATIVE, POSITIVE, spec_field
+from device_models.params import NON_NEGATIVE, POSITIVE, spec_field
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,18 @@ def readout(p, x, mode, r):
     return x
 
 
+def well_field(params: SoftspinParams, u):
+    """b = -2 J2 u puts the minimum of J2 x^2 + b x at x = u (a linear cell: J4 = 0)."""
+    return -2.0 * params.J2 * u
+
+
+def well_problem(params: SoftspinParams) -> str | None:
+    if not params.J2 > 0:
+        return (f"needs cells.params.J2 > 0 (a well per cell, e.g. preset linear_ou); got "
+                f"J2 = {params.J2:g}")
+    return None
+
+
 MODEL = register(CellModel(
     name="softspin", doc=__doc__, params=SoftspinParams, kernel_params=SoftspinKernel,
     to_kernel=to_kernel, field_names=("b", "a"), field_defaults=(0.0, 0.0), pair_sign=1.0,
@@ -90,5 +102,6 @@ MODEL = register(CellModel(
     readouts=(("value", 1),),
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
-    field_grad_ch=field_grad_ch, nudge=nudge,
+    field_grad_ch=field_grad_ch, nudge=nudge, affine_drift=True, well_field=well_field,
+    well_problem=well_problem,
 ))

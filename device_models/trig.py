@@ -18,7 +18,8 @@ from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
-from numba.extending import overload
+
+from device_models.base import kernel_helper
 
 _PI = ("3.14159265358979323846264338327950288419716939937510582097494459230781640628620899"
        "8628034825342117067982148086513282306647")
@@ -85,6 +86,7 @@ def trig_constants(dtype) -> TrigConstants:
     return TrigConstants(*map(cast, [2 / math.pi, *parts, 1, 0.5, 0.25, 2, 4, *sin, *cos]))
 
 
+@kernel_helper
 def cos_sin(t, x):
     """(cos x, sin x) for a scalar or an array x, in the dtype of the constants t (any
     namedtuple with the fields of :class:`TrigConstants`)."""
@@ -108,9 +110,3 @@ def cos_sin(t, x):
     cos = (even * c + odd * s) * (t.one - t.two * cos_neg)
     sin = (even * s + odd * c) * (t.one - t.two * upper)
     return cos, sin
-
-
-@overload(cos_sin)
-def _cos_sin(t, x):
-    # the same plain arithmetic, compiled into the kernels (where LLVM inlines it)
-    return cos_sin

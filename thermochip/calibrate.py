@@ -176,8 +176,10 @@ class CalibrationReport:
 def _check(chip: Chip) -> list[str]:
     """Reject what the linear model cannot describe; list what it ignores."""
     spec = chip.spec
-    if chip.model.name != "softspin":
-        raise IncompatibleModelError(f"calibrate needs softspin cells; got {chip.model.name!r}")
+    if not chip.model.affine_drift:
+        raise IncompatibleModelError(f"calibrate needs cells whose drift is linear in the "
+                                     f"couplings and fields (softspin); got "
+                                     f"{chip.model.name!r}")
     if spec.noise.thermal is None or spec.noise.thermal.kT <= 0:
         raise IncompatibleModelError("calibrate learns from thermal fluctuations: set "
                                      "noise.thermal.kT > 0")

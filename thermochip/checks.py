@@ -41,7 +41,8 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         else:
             merged.update(device_models.load_preset(model.name, cells.preset).get("params", {}))
     merged.update(cells.params)
-    out += build_dataclass(model.params, merged, "cells.params")[1]
+    params, param_problems = build_dataclass(model.params, merged, "cells.params")
+    out += param_problems
 
     # -- cell counts and topology
     layered = isinstance(topo, Layered)
@@ -170,7 +171,7 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
-    return out + _directed_problems(spec) + _learner_problems(spec, model, layered, n)
+    return out + _directed_problems(spec) + _learner_problems(spec, model, params, layered, n)
 
 
 def directed_where(spec: ChipSpec) -> str:
@@ -193,7 +194,8 @@ def _directed_problems(spec: ChipSpec) -> list[tuple[str, str]]:
 DATA_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion_mnist": (784, 10)}
 
 
-def _learner_problems(spec: ChipSpec, model, layered: bool, n: int) -> list[tuple[str, str]]:
+def _learner_problems(spec: ChipSpec, model, params, layered: bool,
+                      n: int) -> list[tuple[str, str]]:
     """What a learner needs of the chip and the data, caught at validation time (a learner
     without data is fine for a chip driven from Python; ``thermochip run`` needs both)."""
     learner, data = spec.learner, spec.data
@@ -216,10 +218,15 @@ def _learner_problems(spec: ChipSpec, model, layered: bool, n: int) -> list[tupl
         if spec.adc is None or (spec.adc.mode or model.readouts[0][0]) != model.readouts[0][0]:
             out.append(("adc", f"EP reads the coupling channels: give an adc with mode "
                                f"{model.readouts[0][0]}"))
+        refusal = params is not None and model.nudge_refusal(params)
+        if refusal:
+            out.append(("cells.params", refusal))
     else:
-        if model.name != "softspin" or layered or n != pixels:
-            out.append(("cells", f"OM learning on {data.dataset} needs {pixels} softspin cells "
-                                 f"(one per pixel), not layered"))
+        if not model.affine_drift or layered or n != pixels:
+            out.append(("cells", f"OM learning on {data.dataset} needs {pixels} cells with a "
+                                 f"linear drift (softspin), one per pixel, not layered"))
+        elif params is not None and model.well_refusal(params):
+            out.append(("cells.params", f"OM learning {model.well_refusal(params)}"))
         if spec.adc is None:
             out.append(("adc", "OM learning reads trajectories through the ADC"))
     return out

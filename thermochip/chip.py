@@ -21,6 +21,7 @@ import numpy as np
 
 import device_models
 from device_models import dac
+from device_models import noise as device_noise
 from device_models.base import CellModel
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
 
@@ -230,24 +231,19 @@ class Chip:
     # -- noise ---------------------------------------------------------------------------------
     @property
     def noise_std(self) -> np.ndarray:
-        """(cell,) std of the white noise per unit dimensionless time: sqrt(2 g_i kT + 2 D~)."""
+        """(cell,) std of the white noise per unit dimensionless time (thermal and phase)."""
         noise = self.spec.noise
-        var = np.zeros(self.n)
-        if noise.thermal is not None:
-            var += 2.0 * self.gain * noise.thermal.kT
-        if noise.phase is not None:
-            var += 2.0 * np.pi * noise.phase.linewidth / self.rate
-        return np.sqrt(var)
+        kT = noise.thermal.kT if noise.thermal is not None else 0.0
+        linewidth = noise.phase.linewidth if noise.phase is not None else 0.0
+        return device_noise.white_std(self.gain, kT, linewidth, self.rate)
 
     def flicker_poles(self) -> tuple[np.ndarray, np.ndarray]:
         """(rate, std) of each Ornstein--Uhlenbeck pole of the 1/f noise; rates dimensionless."""
         fl = self.spec.noise.flicker
         if fl is None or fl.amplitude == 0:
             return np.zeros(0), np.zeros(0)
-        decades = np.log10(fl.f_max / fl.f_min)
-        n = max(1, int(round(decades * fl.poles_per_decade)) + 1)
-        f = np.logspace(np.log10(fl.f_min), np.log10(fl.f_max), n)
-        return TWO_PI * f / self.rate, np.full(n, fl.amplitude / np.sqrt(n))
+        return device_noise.flicker_poles(fl.amplitude, fl.f_min, fl.f_max,
+                                          fl.poles_per_decade, self.rate)
 
     # -- couplings -----------------------------------------------------------------------------
     def write_couplings(self, codes: np.ndarray, blocks=None) -> None:

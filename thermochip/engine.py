@@ -12,9 +12,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from device_models import adc as adc_model
+from device_models import carrier
+from thermochip._kernels.filters import ar1
 from thermochip._kernels.integrate import integrate, integrate_replicas
 from thermochip.chip import Chip, replica_stream
 from thermochip.errors import NumericalError
@@ -231,9 +232,10 @@ class Engine:
         B, N, P = self.B, self.chip.n, len(self.flicker_decay)
         xi = np.stack([g.standard_normal((K, P, N)) for g in self.flicker_streams])
         drift = np.zeros((B, K, N))
+        y = np.empty((B, K, N))
         for q, a in enumerate(self.flicker_decay):
-            y, _ = lfilter([self.flicker_std[q] * np.sqrt(1 - a * a)], [1.0, -a], xi[:, :, q],
-                           axis=1, zi=a * self.flicker_state[q])
+            ar1(np.ascontiguousarray(xi[:, :, q]), self.flicker_std[q] * np.sqrt(1 - a * a), a,
+                np.ascontiguousarray(self.flicker_state[q][:, 0]), y)
             self.flicker_state[q] = y[:, -1:, :]
             drift += y
         return drift
@@ -420,9 +422,7 @@ def adjoint_matrices(model, Jc: np.ndarray, Js: np.ndarray) -> tuple[np.ndarray,
     nc = model.n_channels
     C = Jc.sum(axis=0)
     S = Js.sum(axis=0) if len(Js) else np.zeros_like(C)
-    M = {(k, k): C for k in range(nc)}
-    if nc == 2:
-        M[0, 1], M[1, 0] = S, -S
+    M = carrier.mixing(C, S) if model.carrier else {(0, 0): C}
     pairs, Q = [], []
     for k in range(nc):
         for l in range(nc):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from device_models import carrier
+
 from thermochip.chip import Chip
 
 
@@ -53,6 +55,8 @@ def _coupling_fields(chip: Chip, source, B: int) -> np.ndarray:
             G[0, :, i] += J * model.channel(p, xj, 0)
         else:  # received I/Q rotated by the carrier phase offset alpha
             c0, c1 = model.channel(p, xj, 0), model.channel(p, xj, 1)
-            G[0, :, i] += J * (np.cos(a) * c0 + np.sin(a) * c1)
-            G[1, :, i] += J * (np.cos(a) * c1 - np.sin(a) * c0)
+            C, S = J * np.cos(a), J * np.sin(a)
+            i_part, q_part = carrier.rotate(C * c0, C * c1, S * c0, S * c1)
+            G[0, :, i] += i_part
+            G[1, :, i] += q_part
     return G

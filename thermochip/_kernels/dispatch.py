@@ -8,10 +8,14 @@ cached specialisation per model, and the physics written only in the device modu
 
 from __future__ import annotations
 
-from numba.extending import overload
+from numba.extending import overload, register_jitable
 
 from device_models import model_for_kernel_params
+from device_models.base import kernel_helpers
 from thermochip._kernels.jit import scalar
+
+for _helper in kernel_helpers():
+    register_jitable(_helper)  # the same plain arithmetic, compiled into the kernels
 
 
 def _model(p):

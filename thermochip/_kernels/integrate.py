@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from device_models.carrier import rotate
 from thermochip._kernels.dispatch import (cell_force, channel, channel_deriv, coupling_force,
                                           readout)
 from thermochip._kernels.jit import kernel, prange, reduction, scalar
@@ -143,6 +144,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     inv_win = (dt - dt + 1) / adc_win
     G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
+    tmp2 = np.empty((N if quad else 0, B), dtype=x.dtype)
     Z = np.empty((N, B), dtype=x.dtype)                       # one step's normals
     D = np.empty((N if has_drift else 0, B), dtype=x.dtype)   # one step's drift
     CC = np.empty((N if corr else 0, B), dtype=x.dtype)       # one step's correction force
@@ -175,12 +177,15 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
                 else:
                     np.dot(JB, hist[slot, c, c0:c1], out)
                     G[c, r0:r1] += out
-            if quad:
+            if quad:  # the received I/Q rotated by each coupler's phase offset
                 JS = Jsflat[off:off + (r1 - r0) * (c1 - c0)].reshape((r1 - r0, c1 - c0))
-                np.dot(JS, hist[slot, 1, c0:c1], out)
-                G[0, r0:r1] += out
-                np.dot(JS, hist[slot, 0, c0:c1], out)
-                G[1, r0:r1] -= out
+                s0, s1 = out, tmp2[r0:r1]
+                np.dot(JS, hist[slot, 0, c0:c1], s0)
+                np.dot(JS, hist[slot, 1, c0:c1], s1)
+                for i in prange(r1 - r0):
+                    for b in range(B):
+                        G[0, r0 + i, b], G[1, r0 + i, b] = rotate(
+                            G[0, r0 + i, b], G[1, r0 + i, b], s0[i, b], s1[i, b])
         # 4. the adjoint correction's fields, from the displacements of the current state
         if corr:
             for i in prange(N):
@@ -324,7 +329,7 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                             d0, d1 = _dot2(JTflat[row:row + ncol], u0, u1)
                             if quad:
                                 s0, s1 = _dot2(JsTflat[row:row + ncol], u0, u1)
-                                d0, d1 = d0 + s1, d1 - s0
+                                d0, d1 = rotate(d0, d1, s0, s1)
                             g0[i] += d0
                             if nc > 1:
                                 g1[i] += d1
@@ -333,16 +338,17 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
                         col = off + (j - c0) * nr
                         jt = JTflat[col:col + nr]
                         u0, u1 = hist[slot, 0, b, j], hist[slot, nc - 1, b, j]
+                        if quad:  # the received I/Q rotated by each coupler's phase offset
+                            js = JsTflat[col:col + nr]
+                            for i in range(nr):
+                                g0[i], g1[i] = rotate(g0[i] + jt[i] * u0, g1[i] + jt[i] * u1,
+                                                      js[i] * u0, js[i] * u1)
+                            continue
                         for i in range(nr):
                             g0[i] += jt[i] * u0
                         if nc > 1:
                             for i in range(nr):
                                 g1[i] += jt[i] * u1
-                        if quad:  # the received I/Q rotated by each coupler's phase offset
-                            js = JsTflat[col:col + nr]
-                            for i in range(nr):
-                                g0[i] += js[i] * u1
-                                g1[i] -= js[i] * u0
             if corr:  # every member's displacement first: a twin's update moves the midpoint
                 for m in range(members):
                     b = g + m * twin

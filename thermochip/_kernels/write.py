@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from device_models.dac import round_code
+from thermochip._kernels import dispatch  # noqa: F401 (compiles the device helpers)
 from thermochip._kernels.jit import kernel, prange
 from thermochip._kernels.rng import uniform
 
@@ -24,7 +26,8 @@ def add_rounded(registers, delta, scale, stochastic, key, limit, ratio, codes):
     for r in prange(rows):
         for c in range(cols):
             v = np.float64(delta[r, c]) * scale
-            q = np.floor(v + uniform(key, np.uint64(r * cols + c))) if stochastic else np.rint(v)
+            u = uniform(key, np.uint64(r * cols + c)) if stochastic else 0.0
+            q = round_code(v, u, stochastic)
             reg = registers[r, c] + np.int64(q)
             if reg > limit:
                 reg = limit

@@ -55,6 +55,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from device_models import carrier
+
 from thermochip.chip import Chip
 from thermochip.engine import Correction
 from thermochip.learn.eqprop import EpLearnerCircuit
@@ -68,11 +70,9 @@ class AsymEpLearnerCircuit(EpLearnerCircuit):
     def __init__(self, chip: Chip, n_classes: int):
         super().__init__(chip, n_classes)
         self.sigma = -self.model.pair_sign
-        nc = self.model.n_channels
         cos, sin = np.cos(chip.alpha), np.sin(chip.alpha)
-        self.R = {(k, k): cos for k in range(nc)}  # the carrier's rotation of the received I/Q
-        if nc == 2:
-            self.R[0, 1], self.R[1, 0] = sin, -sin
+        # the carrier's rotation of the received I/Q (unit coupling)
+        self.R = carrier.mixing(cos, sin) if self.model.carrier else {(0, 0): cos}
 
     # -- the phases ----------------------------------------------------------------------------
     def gradient(self, pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:

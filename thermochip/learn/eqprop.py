@@ -134,8 +134,7 @@ class EpLearnerCircuit(AbstractLearner):
         """Each coupler register's accumulator from channel samples ch (channel, sample, cell):
         dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), averaged (one matrix product). A
         directed device gets its pair's term too: symmetric EP knows no direction."""
-        M = ch.shape[1]
-        return {name: self.model.pair_sign * sum(c[:, r0:r1].T @ c[:, c0:c1] for c in ch) / M
+        return {name: self.model.pair_grad_mean(ch[:, :, r0:r1], ch[:, :, c0:c1])
                 for name, (r0, r1, c0, c1) in self.blocks.items()}
 
     def train_batch(self, pixels: np.ndarray, labels: np.ndarray, lr_scale: float = 1.0) -> None:

@@ -212,13 +212,13 @@ class OmLearnerCircuit(AbstractLearner):
         cfg = spec.learner
         if not isinstance(cfg, OmLearner):
             raise IncompatibleModelError("OmLearnerCircuit needs learner: {rule: om}")
-        if chip.model.name != "softspin":
-            raise IncompatibleModelError(f"learner 'om' needs softspin cells (one well per "
-                                         f"pixel); got cells.model {chip.model.name!r}")
-        if not chip.params.J2 > 0:
-            raise IncompatibleModelError(f"learner 'om' needs cells.params.J2 > 0 (a well per "
-                                         f"cell, e.g. preset linear_ou); got J2 = "
-                                         f"{chip.params.J2:g}")
+        if not chip.model.affine_drift:
+            raise IncompatibleModelError(f"learner 'om' needs cells whose drift is linear in "
+                                         f"the couplings and fields (softspin); got "
+                                         f"cells.model {chip.model.name!r}")
+        refusal = chip.model.well_refusal(chip.params)
+        if refusal:
+            raise IncompatibleModelError(f"learner 'om' {refusal}")
         if isinstance(spec.topology, Layered):
             raise IncompatibleModelError("learner 'om' uses the pixels as cells: use topology "
                                          "all_to_all or sparse with cells.n = pixels, not layered")
@@ -274,14 +274,13 @@ class OmLearnerCircuit(AbstractLearner):
         mid-grey samples whose trajectories are discarded)."""
         chip = self.chip
         fd = chip.spec.fields.dac
-        J2 = chip.params.J2
         n, B = len(pixels), engine.B
         out = np.empty((self.cfg.trajectory_steps, n, chip.n))
         for start in range(0, n, B):
             m = min(B, n - start)
             u = np.zeros((B, chip.n))
             u[:m] = 2.0 * pixels[start:start + m] - 1.0
-            codes, _ = dac.to_codes(-2.0 * J2 * u, fd.bits, fd.full_scale, "nearest")
+            codes, _ = dac.to_codes(self.model.well_field(chip.params, u), fd.bits, fd.full_scale, "nearest")
             drive = dac.to_values(codes, fd.bits, fd.full_scale)
             r = engine.run(self.steps, x0=u, h_ext=drive, sample_steps=self.sample_steps,
                            energy_every=0)
