@@ -32,7 +32,8 @@ def small_chip(model: str, topology: str, delay: str = "0 s") -> Chip:
         "integrator": {"dt": "1 ns", "steps": 1}, "run": {"dtype": "float64", "seed": 5}})
     chip = Chip.from_spec(spec)
     rng = np.random.default_rng(0)
-    chip.J = np.where(chip.mask, chip.J + 0.3 * rng.standard_normal(chip.J.shape), 0.0)
+    chip.registers.couplings.set_values(
+        np.where(chip.mask, chip.J + 0.3 * rng.standard_normal(chip.J.shape), 0.0))
     return chip
 
 
@@ -177,14 +178,15 @@ def fd_gradient(case: str) -> dict[str, np.ndarray]:
 
     def coupler(i, j):
         def perturb(c, e):
-            c.J[i, j] += e
+            couplings = c.registers.couplings
+            couplings.set_values(c.J[i, j] + e, (i, j))
             if not c.directed:
-                c.J[j, i] += e
+                couplings.set_values(c.J[j, i] + e, (j, i))
         return perturb
 
     def input_coupler(p, i):
         def perturb(c, e):
-            c.input_J[p, i] += e
+            c.registers.inputs.set_values(c.input_J[p, i] + e, (p, i))
         return perturb
 
     grad = {}

@@ -65,19 +65,20 @@ def fd_gradient():
     eps = 1e-5
 
     def derivative(name, *entries):
-        """dL/dtheta by central differences, theta the chip array ``name`` at ``entries`` (both
-        entries of a symmetric pair move together)."""
+        """dL/dtheta by central differences, theta the analog values of the chip register
+        ``name`` at ``entries`` (both entries of a symmetric pair move together)."""
         vals = []
         for s in (1, -1):
             chip = tiny_oim(0.01, "symmetric")
+            register = getattr(chip.registers, name)
             for e in entries:
-                getattr(chip, name)[e] += s * eps
+                register.set_values(register.values[e] + s * eps, e)
             vals.append(free_loss(chip))
         return (vals[0] - vals[1]) / (2 * eps)
 
-    gJ = np.array([[derivative("J", (i, 5 + j), (5 + j, i)) for j in range(3)]
+    gJ = np.array([[derivative("couplings", (i, 5 + j), (5 + j, i)) for j in range(3)]
                    for i in range(5)])
-    gW = np.array([[derivative("input_J", (p, i)) for i in range(5)] for p in range(4)])
+    gW = np.array([[derivative("inputs", (p, i)) for i in range(5)] for p in range(4)])
     gF = np.array([[derivative("fields", (k, i)) for i in range(8)] for k in range(2)])
     return {"J0": gJ, "input": gW, "h": gF[0], "S": gF[1]}
 
@@ -152,7 +153,8 @@ def test_time_averaged_accumulators_give_the_finite_beta_free_energy_gradient():
 
     def chip_for(seed):
         chip = softspin_pair(seed, 8000, 64)
-        chip.input_J[0, 0] = 0.8  # an input field on the hidden cell: x1 x2 moves at 1st order
+        # an input field on the hidden cell: x1 x2 moves at first order
+        chip.registers.inputs.set_values(0.8, (0, 0))
         return chip
 
     chip = chip_for(0)

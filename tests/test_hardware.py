@@ -164,7 +164,7 @@ def test_write_noise_std():
     assert abs(np.mean(e**2) / w**2 - 1) < 5 * np.sqrt(2 / M)
     # a new write of the same codes draws new write noise
     before = chip.J.copy()
-    chip.write_couplings(chip.J_codes)
+    chip.registers.couplings.write(chip.J_codes)
     assert not np.array_equal(chip.J, before)
     e2 = (chip.J[iu] - 32 * lsb) / lsb
     assert abs(np.mean(e2**2) / w**2 - 1) < 5 * np.sqrt(2 / M)
@@ -264,7 +264,7 @@ def test_asymmetric_write_noise_and_stochastic_rounding_per_device():
     np.testing.assert_array_equal(r.J_codes, r.J_codes.T)
     assert np.all(a.J[off] != a.J.T[off])                         # written per device
     np.testing.assert_array_equal(r.J, r.J.T)
-    a.write_couplings(np.full((a.n, a.n), 7) * off)
+    a.registers.couplings.write(np.full((a.n, a.n), 7) * off)
     assert np.all(a.J[off] != a.J.T[off])
 
 

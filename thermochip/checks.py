@@ -11,6 +11,7 @@ import numpy as np
 
 import device_models
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, Sparse, ValuesInit
+from thermochip.spec_files import read_edges, read_matrix, resolve_path
 
 
 def _choices(value: str, choices: list[str]) -> str:
@@ -20,7 +21,6 @@ def _choices(value: str, choices: list[str]) -> str:
 
 
 def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[str, str]]:
-    from thermochip.chip import is_directed, read_edges, read_matrix, resolve_path
     from thermochip.spec_io import build_dataclass
 
     out: list[tuple[str, str]] = []
@@ -100,7 +100,7 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         else:
             if J.shape != (n, n):
                 out.append((where, f"must be {n} x {n}; got {' x '.join(map(str, J.shape))}"))
-            elif is_directed(spec):  # each direction is its own device: any J_ij, J_ji
+            elif spec.directed:  # each direction is its own device: any J_ij, J_ji
                 if np.any(np.diag(J) != 0):
                     out.append((where, "must have a zero diagonal"))
             elif not np.allclose(J, J.T) or np.any(np.diag(J) != 0):
@@ -181,9 +181,7 @@ def directed_where(spec: ChipSpec) -> str:
 
 def _directed_problems(spec: ChipSpec) -> list[tuple[str, str]]:
     """What cannot yet run on a directed chip (one device per direction)."""
-    from thermochip.chip import is_directed
-
-    if not is_directed(spec) or getattr(spec.learner, "rule", None) != "om":
+    if not spec.directed or getattr(spec.learner, "rule", None) != "om":
         return []
     where = directed_where(spec)
     return [(where, f"learner rule om fits one coupling per reciprocal pair (J_ij = J_ji) and "

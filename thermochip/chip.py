@@ -8,13 +8,12 @@ Couplings: ``J[i, j]`` is the coupling from cell j into cell i (cell i's couplin
 On a reciprocal chip (the default) one device serves both directions of a pair, so codes,
 mismatch, write noise and delays are drawn once per pair and every (cell, cell) array is
 symmetric. On a directed chip (``couplings.asymmetric`` or a feed-forward layered topology,
-see :func:`is_directed`) each direction is its own device with its own draws.
+see :attr:`ChipSpec.directed`) each direction is its own device with its own draws.
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,10 @@ import device_models
 from device_models import dac
 from device_models import noise as device_noise
 from device_models.base import CellModel
+from thermochip.registers import DacParams, Devices, Register
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
+from thermochip.spec_files import read_edges, read_matrix, resolve_path
+from thermochip.spec_io import model_params
 
 TWO_PI = 2 * np.pi
 
@@ -40,58 +42,11 @@ def replica_stream(seed: int, replica: int, purpose: int = 1) -> np.random.Gener
         np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(purpose, replica))))
 
 
-def model_params(spec: ChipSpec):
-    """The model's parameter object: preset values, then the spec's overrides."""
-    from thermochip.spec_io import build_dataclass
-    model = device_models.get_model(spec.cells.model)
-    merged = {}
-    if spec.cells.preset is not None:
-        merged.update(device_models.load_preset(model.name, spec.cells.preset).get("params", {}))
-    merged.update(spec.cells.params)
-    params, problems = build_dataclass(model.params, merged, "cells.params")
-    if problems:
-        from thermochip.errors import SpecError
-        raise SpecError("cells.params", problems)
-    return params
-
-
-def n_cells(spec: ChipSpec) -> int:
-    return sum(spec.cells.layers) if isinstance(spec.topology, Layered) else spec.cells.n
-
-
-def resolve_path(path: str, base_dir: Path | None) -> Path:
-    p = Path(path)
-    return p if p.is_absolute() or base_dir is None else base_dir / p
-
-
-def read_edges(topology: Sparse, base_dir: Path | None) -> np.ndarray:
-    """Edge rows (i, j, w) as float64 (w = 1 where absent)."""
-    if topology.edges is not None:
-        rows = topology.edges
-    else:
-        with open(resolve_path(topology.edges_file, base_dir), newline="") as fh:
-            rows = [[float(v) for v in r] for r in csv.reader(fh) if r and not r[0].startswith("#")]
-    return np.array([list(r) + [1.0] * (3 - len(r)) for r in rows], dtype=np.float64).reshape(-1, 3)
-
-
-def read_matrix(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        return np.load(path, allow_pickle=False).astype(np.float64)
-    return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
-
-
-def is_directed(spec: ChipSpec) -> bool:
-    """Whether each direction of a coupler is its own device: ``couplings.asymmetric``, or a
-    feed-forward layered topology (whose couplers carry one direction only)."""
-    return bool(spec.couplings.asymmetric
-                or (isinstance(spec.topology, Layered) and spec.topology.feedforward))
-
-
 def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
     """(cell, cell) bool: ``mask[i, j]`` when a device carries cell j into cell i; no
     diagonal. Symmetric except for feed-forward layered chips (only layer k into layer k+1:
     rows in layer k+1, columns in layer k)."""
-    n = n_cells(spec)
+    n = spec.n_cells
     topo = spec.topology
     if isinstance(topo, Layered):
         mask = np.zeros((n, n), dtype=bool)
@@ -168,33 +123,81 @@ def coupler_draw(rng: np.random.Generator, n: int, directed: bool) -> np.ndarray
     return directed_draw(rng, n) if directed else symmetric_draw(rng, n)
 
 
-@dataclass
+@dataclass(frozen=True)
+class ChipRegisters:
+    """The chip's DAC-held state (see :mod:`thermochip.registers`): ``couplings`` (cell, cell)
+    [receiving cell i, sending cell j], ``fields`` (2, cell) (the model's two field registers)
+    and ``inputs`` (input, first-layer cell), the input couplers through which pixels enter
+    the first layer as fields, held at the engine's precision."""
+
+    couplings: Register
+    fields: Register
+    inputs: Register
+
+    def all(self) -> tuple[Register, ...]:
+        return (self.couplings, self.fields, self.inputs)
+
+
+@dataclass(frozen=True, eq=False)
 class Chip:
-    """A chip as arrays. Axes: ``cell`` (N), ``bin`` (delay lines). Couplings live as DAC codes;
-    ``J`` is what the analog couplers actually apply (codes x LSB, write noise, mismatch).
-    Every (cell, cell) array is indexed [receiving cell i, sending cell j]; it is symmetric
-    unless the chip is :attr:`directed`."""
+    """A chip as arrays, built whole by :meth:`from_spec`. Axes: ``cell`` (N), ``bin`` (delay
+    lines). Couplings live as DAC codes in :attr:`registers`; ``J`` is what the analog
+    couplers actually apply (codes x LSB, write noise, mismatch). Every (cell, cell) array is
+    indexed [receiving cell i, sending cell j]; it is symmetric unless the chip is
+    :attr:`directed`."""
 
     spec: ChipSpec
     model: CellModel
     params: object
     base_dir: Path | None
-    mask: np.ndarray                      # (cell, cell) bool: a device carries j into i
-    J_codes: np.ndarray                   # (cell, cell) int32
-    field_codes: np.ndarray               # (2, cell) int32
-    coupler_gain: np.ndarray              # (cell, cell) 1 + relative mismatch
-    coupler_offset: np.ndarray            # (cell, cell) additive mismatch (J units)
-    J: np.ndarray = field(init=False)     # (cell, cell) float64 analog couplings
-    fields: np.ndarray = field(init=False)  # (2, cell) float64 analog fields
-    gain: np.ndarray = None               # (cell,) cell rate mismatch
-    offset: np.ndarray = None             # (cell,) constant force offset (dimensionless)
-    alpha: np.ndarray = None              # (cell, cell) carrier phase offset of each coupler, rad
-    latency_steps: np.ndarray = None      # (bin,) int64 delay of each delay line, steps
-    latency_bin: np.ndarray = None        # (cell, cell) int delay line of each coupler
-    input_codes: np.ndarray = None        # (input, first-layer cell) int32 input coupling codes
-    input_J: np.ndarray = None            # (input, first-layer cell) analog, run.dtype
-    rng: np.random.Generator = None       # the chip's stream (later DAC writes draw from it)
-    dac_clipped: int = 0                  # codes clipped by the initial write
+    mask: np.ndarray              # (cell, cell) bool: a device carries j into i
+    registers: ChipRegisters
+    gain: np.ndarray              # (cell,) cell rate mismatch
+    offset: np.ndarray            # (cell,) constant force offset (dimensionless)
+    alpha: np.ndarray             # (cell, cell) carrier phase offset of each coupler, rad
+    latency_steps: np.ndarray     # (bin,) int64 delay of each delay line, steps
+    latency_bin: np.ndarray       # (cell, cell) int delay line of each coupler
+    rng: np.random.Generator      # the chip's stream (later DAC writes draw from it)
+    dac_clipped: int = 0          # codes clipped by the initial write
+
+    # -- the registers' contents (read-only views) -------------------------------------------
+    @property
+    def J(self) -> np.ndarray:
+        """(cell, cell) float64 analog couplings."""
+        return self.registers.couplings.values
+
+    @property
+    def J_codes(self) -> np.ndarray:
+        """(cell, cell) int32 coupling codes."""
+        return self.registers.couplings.codes
+
+    @property
+    def fields(self) -> np.ndarray:
+        """(2, cell) float64 analog fields."""
+        return self.registers.fields.values
+
+    @property
+    def field_codes(self) -> np.ndarray:
+        return self.registers.fields.codes
+
+    @property
+    def input_J(self) -> np.ndarray:
+        """(input, first-layer cell) analog input couplings, run.dtype."""
+        return self.registers.inputs.values
+
+    @property
+    def input_codes(self) -> np.ndarray:
+        return self.registers.inputs.codes
+
+    @property
+    def coupler_gain(self) -> np.ndarray:
+        """(cell, cell) 1 + relative mismatch of each coupler."""
+        return self.registers.couplings.devices.gain
+
+    @property
+    def coupler_offset(self) -> np.ndarray:
+        """(cell, cell) additive mismatch of each coupler (J units)."""
+        return self.registers.couplings.devices.offset
 
     # -- dimensionless time ------------------------------------------------------------------
     @property
@@ -220,7 +223,7 @@ class Chip:
     def directed(self) -> bool:
         """Each direction of a coupler is its own device (``couplings.asymmetric`` or a
         feed-forward topology): J_ij and J_ji are independent."""
-        return is_directed(self.spec)
+        return self.spec.directed
 
     @property
     def n_couplers(self) -> int:
@@ -246,51 +249,11 @@ class Chip:
                                           fl.poles_per_decade, self.rate)
 
     # -- couplings -----------------------------------------------------------------------------
-    def write_couplings(self, codes: np.ndarray, blocks=None) -> None:
-        """Load new coupling codes: the analog J is recomputed with write noise and mismatch
-        (one write error per device: per pair on a reciprocal chip, per direction on a
-        directed one). ``blocks``: the off-diagonal (r0, r1, c0, c1) blocks that changed
-        (on a reciprocal chip, their mirrors too); only those are rewritten (default: all)."""
-        d = self.spec.couplings.dac
-        self.J_codes = np.asarray(codes, dtype=np.int32)
-        if blocks is None:
-            written = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
-            if d.write_noise > 0 and not self.directed:  # one device per pair: J symmetric
-                written = np.triu(written, 1) + np.triu(written, 1).T
-            self.J = self._analog(written, ...)
-            return
-        for r0, r1, c0, c1 in blocks:
-            index = (slice(r0, r1), slice(c0, c1))
-            written = dac.write(self.J_codes[index], d.bits, d.full_scale, d.write_noise,
-                                self.rng)
-            self.J[index] = self._analog(written, index)
-            if not self.directed:
-                self.J[index[::-1]] = self._analog(written.T, index[::-1])
-
-    def _analog(self, written: np.ndarray, index) -> np.ndarray:
-        """The couplers' analog values at ``index`` from the DAC's written values: mismatch
-        applied, zero where no coupler exists."""
-        return np.where(self.mask[index], written * self.coupler_gain[index]
-                        + self.coupler_offset[index], 0.0)
-
-    def write_inputs(self, codes: np.ndarray) -> None:
-        """Load input coupling codes (pixels enter the first layer as fields h = x @ W)."""
-        d = self.spec.couplings.dac
-        self.input_codes = np.asarray(codes, dtype=np.int32)
-        # held at the engine's precision: the input field is the largest product per batch
-        self.input_J = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng,
-                                 self.spec.run.dtype)
-
     def input_field(self, pixels: np.ndarray) -> np.ndarray:
         """(replica, cell) field that inputs (replica, input) drive onto the chip's cells."""
         h = np.zeros((pixels.shape[0], self.n))
         h[:, :self.input_J.shape[1]] = pixels @ self.input_J
         return h
-
-    def write_fields(self, codes: np.ndarray) -> None:
-        d = self.spec.fields.dac
-        self.field_codes = np.asarray(codes, dtype=np.int32)
-        self.fields = dac.write(codes, d.bits, d.full_scale, d.write_noise, self.rng)
 
     def coupling_blocks(self) -> list[tuple[int, int, int, int]]:
         """Dense blocks (r0, r1, c0, c1) that hold every coupler: one block for all-to-all and
@@ -309,15 +272,20 @@ class Chip:
 
     def delay_matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """(bin, cell, cell) reciprocal J cos(alpha) and quadrature J sin(alpha) per delay line;
-        the quadrature stack has 0 bins when no coupler has a phase offset."""
+        the quadrature stack has 0 bins when no coupler has a phase offset. Kept until the
+        couplings change."""
+        return self.registers.couplings.derived("delay_matrices", self._delay_matrices)
+
+    def _delay_matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        J = self.J
         nb = len(self.latency_steps)
         if nb == 1 and not np.any(self.alpha):  # no delay: the couplings as they are
-            return self.J[None], np.zeros((0, self.n, self.n))
-        Jc = np.stack([np.where(self.latency_bin == b, self.J * np.cos(self.alpha), 0.0)
+            return J[None], np.zeros((0, self.n, self.n))
+        Jc = np.stack([np.where(self.latency_bin == b, J * np.cos(self.alpha), 0.0)
                        for b in range(nb)])
         if not np.any(self.alpha[self.mask]):
             return Jc, np.zeros((0, self.n, self.n))
-        Js = np.stack([np.where(self.latency_bin == b, self.J * np.sin(self.alpha), 0.0)
+        Js = np.stack([np.where(self.latency_bin == b, J * np.sin(self.alpha), 0.0)
                        for b in range(nb)])
         return Jc, Js
 
@@ -329,9 +297,9 @@ class Chip:
         mask = topology_mask(spec, base_dir)
         n = mask.shape[0]
         mm = spec.noise.mismatch
+        directed = spec.directed
 
-        directed = is_directed(spec)
-
+        # every draw from the chip's stream in a fixed order: the chip is a function of the seed
         target = initial_couplings(spec, mask, base_dir, rng)
         d = spec.couplings.dac
         if directed:  # round every device's value: one device per direction
@@ -340,8 +308,10 @@ class Chip:
             codes, clipped = dac.to_codes(np.triu(target, 1), d.bits, d.full_scale,
                                           d.rounding, rng)
             codes = codes + codes.T  # round each pair once: one device per coupler
-        coupler_gain = 1.0 + mm.coupler_gain * coupler_draw(rng, n, directed)
-        coupler_offset = mm.coupler_offset * d.full_scale * coupler_draw(rng, n, directed)
+        devices = Devices(mask=mask, gain=1.0 + mm.coupler_gain * coupler_draw(rng, n, directed),
+                          offset=mm.coupler_offset * d.full_scale
+                          * coupler_draw(rng, n, directed),
+                          reciprocal=not directed)
 
         fvals = np.zeros((2, n))
         for k, name in enumerate(model.field_names):
@@ -351,13 +321,12 @@ class Chip:
         fd = spec.fields.dac
         fcodes, fclipped = dac.to_codes(fvals, fd.bits, fd.full_scale, fd.rounding, rng)
 
-        chip = cls(spec=spec, model=model, params=params, base_dir=base_dir, mask=mask,
-                   J_codes=codes, field_codes=fcodes, coupler_gain=coupler_gain,
-                   coupler_offset=coupler_offset, rng=rng, dac_clipped=clipped + fclipped)
-        chip.gain = np.maximum(1.0 + mm.cell_gain * rng.standard_normal(n), 1e-3)
-        chip.offset = mm.cell_offset * rng.standard_normal(n)
-        chip.write_couplings(codes)
-        chip.write_fields(fcodes)
+        gain = np.maximum(1.0 + mm.cell_gain * rng.standard_normal(n), 1e-3)
+        offset = mm.cell_offset * rng.standard_normal(n)
+        couplings = Register("J", codes, DacParams(d.bits, d.full_scale, d.write_noise), rng,
+                             devices)
+        fields = Register("fields", fcodes, DacParams(fd.bits, fd.full_scale, fd.write_noise),
+                          rng)
 
         n_in = spec.cells.inputs if isinstance(spec.topology, Layered) else 0
         first = spec.cells.layers[0] if n_in else 0
@@ -366,18 +335,22 @@ class Chip:
             std = std / np.sqrt(max(n_in, 1))
         in_codes, in_clipped = dac.to_codes(std * rng.standard_normal((n_in, first)), d.bits,
                                             d.full_scale, d.rounding, rng)
-        chip.write_inputs(in_codes)
-        chip.dac_clipped += in_clipped
+        # held at the engine's precision: the input field is the largest product per batch
+        inputs = Register("input", in_codes, DacParams(d.bits, d.full_scale, d.write_noise),
+                          rng, dtype=spec.run.dtype)
 
         dl = spec.delays
         f0 = getattr(params, "f0", 0.0) if model.carrier else 0.0
         tau = dl.interconnect + dl.interconnect_jitter * coupler_draw(rng, n, directed)
-        chip.alpha = np.where(mask, TWO_PI * f0 * tau, 0.0)
+        alpha = np.where(mask, TWO_PI * f0 * tau, 0.0)
         lat = np.maximum(dl.loop_latency + dl.latency_jitter * coupler_draw(rng, n, directed),
                          0.0)
         lat_steps = np.rint(lat / spec.integrator.dt).astype(np.int64)
-        chip.latency_steps, chip.latency_bin = _delay_bins(lat_steps, mask, dl.bins)
-        return chip
+        latency_steps, latency_bin = _delay_bins(lat_steps, mask, dl.bins)
+        return cls(spec=spec, model=model, params=params, base_dir=base_dir, mask=mask,
+                   registers=ChipRegisters(couplings, fields, inputs), gain=gain, offset=offset,
+                   alpha=alpha, latency_steps=latency_steps, latency_bin=latency_bin, rng=rng,
+                   dac_clipped=clipped + fclipped + in_clipped)
 
 
 def _delay_bins(lat_steps: np.ndarray, mask: np.ndarray, n_bins: int):

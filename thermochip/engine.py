@@ -110,9 +110,10 @@ def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
 
 class Engine:
     """Advances ``replicas`` copies of a chip. Keeps, across calls, each replica's random
-    streams (the white noise's as a step counter), the 1/f filter state and the kernel's copy
-    of the couplings (call :meth:`refresh` after the chip's DAC codes change), so a learner can
-    run many short phases cheaply. Axes: replica (B), cell (N)."""
+    streams (the white noise's as a step counter) and the 1/f filter state, so a learner can
+    run many short phases cheaply. It reads the chip's registers at every run: couplings are
+    packed for the kernels once per register write (kept by the register, shared by every
+    engine of the chip). Axes: replica (B), cell (N)."""
 
     def __init__(self, chip: Chip, *, replicas: int | None = None, seed: int | None = None,
                  layout: str = "auto"):
@@ -133,10 +134,13 @@ class Engine:
         model = chip.model
         self.p = model.to_kernel(chip.params, self.dtype)
         self.p64 = model.to_kernel(chip.params, np.float64)
+        self.n_slots = int(chip.latency_steps.max()) + 1
+        self.gain = chip.gain.astype(self.dtype)
+        self.offset = chip.offset.astype(self.dtype)
+        self.noise_std = chip.noise_std.astype(self.dtype)
         rates, self.flicker_std = chip.flicker_poles()
         self.flicker_decay = np.exp(-rates * chip.dt)
         self.reseed()
-        self.refresh()
 
     def reseed(self) -> None:
         """Restart every random stream from the seed (same noise as a fresh engine)."""
@@ -157,42 +161,34 @@ class Engine:
             [self.flicker_std[:, None, None] * g.standard_normal((P, 1, self.chip.n))
              for g in self.flicker_streams], axis=1)
 
-    def refresh(self, like: Engine | None = None) -> None:
-        """Re-read the chip's analog couplings, fields and cell parameters. ``like``: an engine
-        of the same chip, layout and precision that has just re-read them (its kernel copies
-        are shared, not rebuilt)."""
-        same = like is not None and (like.chip, like.batched, like.dtype) == (
-            self.chip, self.batched, self.dtype)
-        if same:
-            readings = like._readings
-        else:
-            chip, dtype = self.chip, self.dtype
-            Jc, Js = chip.delay_matrices()
-            readings = dict(
-                _delay_matrices=(Jc, Js), n_slots=int(chip.latency_steps.max()) + 1,
-                couplings=pack_blocks(chip, Jc, Js, dtype, transposed=not self.batched),
-                gain=chip.gain.astype(dtype), offset=chip.offset.astype(dtype),
-                noise_std=chip.noise_std.astype(dtype))
-        self._readings = readings
-        vars(self).update(readings)
-        self._adjoint = self._J_energy = None  # built on first use: a learner refreshes often
+    @property
+    def couplings(self) -> tuple:
+        """The kernels' coupling arguments (see :func:`pack_blocks`) for this layout and
+        precision, packed once per coupling write."""
+        chip, transposed = self.chip, not self.batched
+        return chip.registers.couplings.derived(
+            ("packed", transposed, self.dtype),
+            lambda: pack_blocks(chip, *chip.delay_matrices(), self.dtype, transposed))
 
     @property
     def J_energy(self) -> np.ndarray:
         """The energy's couplings: the reciprocal part (the whole of a reciprocal chip's)."""
-        if self._J_energy is None:
-            C = self._delay_matrices[0].sum(axis=0)
-            self._J_energy = 0.5 * (C + C.T)
-        return self._J_energy
+        def build():
+            C = self.chip.delay_matrices()[0].sum(axis=0)
+            return 0.5 * (C + C.T)
+        return self.chip.registers.couplings.derived("J_energy", build)
 
     @property
     def adjoint(self) -> tuple:
-        """The kernel's correction arguments (see :func:`adjoint_matrices`)."""
-        if self._adjoint is None:
-            pairs, Q = adjoint_matrices(self.chip.model, *self._delay_matrices)
-            qblocks, Qflat = pack_adjoint(self.chip, Q, self.dtype, transposed=not self.batched)
-            self._adjoint = (qblocks, pairs, Qflat)
-        return self._adjoint
+        """The kernel's correction arguments (see :func:`adjoint_matrices`), built on first
+        use after a coupling write."""
+        chip, transposed = self.chip, not self.batched
+
+        def build():
+            pairs, Q = adjoint_matrices(chip.model, *chip.delay_matrices())
+            qblocks, Qflat = pack_adjoint(chip, Q, self.dtype, transposed)
+            return qblocks, pairs, Qflat
+        return chip.registers.couplings.derived(("adjoint", transposed, self.dtype), build)
 
     @property
     def reciprocal(self) -> bool:

@@ -1323,10 +1323,10 @@ def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
         raise ThermochipError(f"{source}: the chip needs input couplings of shape "
                               f"{chip.input_codes.shape}; the file has "
                               f"{None if inputs is None else inputs.shape}")
-    chip.write_couplings(codes["couplings"])
-    chip.write_fields(codes["fields"])
+    chip.registers.couplings.write(codes["couplings"])
+    chip.registers.fields.write(codes["fields"])
     if has_inputs:
-        chip.write_inputs(inputs)
+        chip.registers.inputs.write(inputs)
 
 
 # -- command line ----------------------------------------------------------------------------------

@@ -502,6 +502,20 @@ class ChipSpec:
     learner: Learner | None = spec_field(None, doc="on-chip learner (thermochip run)")
     train: TrainSpec = spec_field(default_factory=TrainSpec, doc="training schedule")
 
+    @property
+    def n_cells(self) -> int:
+        """Cells on the chip: the layers' sum on a layered chip, else ``cells.n``."""
+        if isinstance(self.topology, Layered):
+            return sum(self.cells.layers)
+        return self.cells.n
+
+    @property
+    def directed(self) -> bool:
+        """Each direction of a coupler is its own device: ``couplings.asymmetric``, or a
+        feed-forward layered topology (whose couplers carry one direction only)."""
+        return bool(self.couplings.asymmetric
+                    or (isinstance(self.topology, Layered) and self.topology.feedforward))
+
 
 #: Tagged unions: the YAML ``kind`` value picks the class.
 UNION_TAGS: dict[Any, dict[str, type]] = {

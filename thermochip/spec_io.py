@@ -547,6 +547,21 @@ def build_dataclass(cls: type, data: dict, path: str = "",
     return obj, problems
 
 
+def model_params(spec: ChipSpec):
+    """The cell model's parameter object: preset values, then the spec's overrides."""
+    import device_models
+
+    model = device_models.get_model(spec.cells.model)
+    merged = {}
+    if spec.cells.preset is not None:
+        merged.update(device_models.load_preset(model.name, spec.cells.preset).get("params", {}))
+    merged.update(spec.cells.params)
+    params, problems = build_dataclass(model.params, merged, "cells.params")
+    if problems:
+        raise SpecError("cells.params", problems)
+    return params
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 

@@ -115,23 +115,10 @@ class AbstractLearner(abc.ABC):
         """Output ADC codes (sample, class) of a free run on ``pixels``: the host's read-out.
         Larger code = more of that class."""
 
-    eval_stale = False
-    """Set when registers changed since the inference engine last read the chip."""
-
     def reset_inference(self) -> None:
         """Restart the inference noise, so a score depends only on the registers and the seed
-        (``--couplings --eval-only`` reproduces a run's accuracy exactly), and let the
-        inference engine read the current registers."""
+        (``--couplings --eval-only`` reproduces a run's accuracy exactly)."""
         self.eval_engine.reseed()
-        self.eval_engine.refresh()
-        self.eval_stale = False
-
-    def inference_engine(self):
-        """The inference engine, up to date with the registers."""
-        if self.eval_stale:
-            self.eval_engine.refresh()
-            self.eval_stale = False
-        return self.eval_engine
 
     def registers(self) -> dict[str, np.ndarray]:
         """Learned registers that live in the learner rather than in the chip's coupling and

@@ -177,8 +177,8 @@ class EpLearnerCircuit(AbstractLearner):
         return h
 
     def _write(self, grad: dict[str, np.ndarray], lr_scale: float) -> None:
-        """Apply -lr * gradient to every register through its DAC and reload the chip."""
-        chip = self.chip
+        """Apply -lr * gradient to every register through its DAC."""
+        chip, registers = self.chip, self.chip.registers
         codes = chip.J_codes.copy()
         for name, (r0, r1, c0, c1) in self.blocks.items():
             index = (slice(r0, r1), slice(c0, c1))
@@ -187,9 +187,9 @@ class EpLearnerCircuit(AbstractLearner):
             codes[index] = new
             if not chip.directed:  # one device per coupler: the mirror is the same
                 codes[c0:c1, r0:r1] = new.T
-        chip.write_couplings(codes, self.blocks.values())
-        chip.write_inputs(self.input_writer.apply(chip.input_codes, grad["input"],
-                                                  scale=-lr_scale * self.lr_layers[0]))
+        registers.couplings.write(codes, self.blocks.values())
+        registers.inputs.write(self.input_writer.apply(chip.input_codes, grad["input"],
+                                                       scale=-lr_scale * self.lr_layers[0]))
         rates = ((0, "h", self.cfg.lr_fields), (1, "S", self.cfg.lr_sync))
         if any(lr > 0 for _, _, lr in rates):
             fcodes = chip.field_codes.copy()
@@ -197,15 +197,12 @@ class EpLearnerCircuit(AbstractLearner):
                 if lr > 0:
                     fcodes[k] = self.field_writer.apply(fcodes, grad[name], k,
                                                         scale=-lr_scale * lr)
-            chip.write_fields(fcodes)
-        self.train_engine.refresh()
-        self.nudge_engine.refresh(like=self.train_engine)
-        self.eval_stale = True
+            registers.fields.write(fcodes)
 
     # -- read-out ------------------------------------------------------------------------------
     def infer(self, pixels: np.ndarray) -> np.ndarray:
         """Mean output ADC codes of the first read-out channel over the free phase's window."""
-        engine = self.inference_engine()
+        engine = self.eval_engine
         B = engine.B
         n = len(pixels)
         padded = np.zeros((B, pixels.shape[1]))
@@ -219,36 +216,25 @@ class EpLearnerCircuit(AbstractLearner):
 
     # -- checkpoints ---------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        chip = self.chip
-        # analog values too: re-writing the codes on load would draw new write noise
-        state = {"J_codes": chip.J_codes, "input_codes": chip.input_codes,
-                 "field_codes": chip.field_codes, "J_analog": chip.J,
-                 "input_analog": chip.input_J, "fields_analog": chip.fields,
-                 "chip_rng": rng_blob(chip.rng),
+        state = {"chip_rng": rng_blob(self.chip.rng),
                  "train_engine": self.train_engine.state_blob(),
                  "nudge_engine": self.nudge_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
+        for register in self.chip.registers.all():
+            state.update(register.state_dict())
         for name in ("coupling", "input", "field"):
             state.update(getattr(self, f"{name}_writer").state_dict(name))
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        chip = self.chip
-        set_rng_blob(chip.rng, state["chip_rng"])
-        chip.J_codes = np.array(state["J_codes"], dtype=np.int32)
-        chip.input_codes = np.array(state["input_codes"], dtype=np.int32)
-        chip.field_codes = np.array(state["field_codes"], dtype=np.int32)
-        chip.J = np.array(state["J_analog"], dtype=np.float64)
-        chip.input_J = np.array(state["input_analog"], dtype=chip.spec.run.dtype)
-        chip.fields = np.array(state["fields_analog"], dtype=np.float64)
+        set_rng_blob(self.chip.rng, state["chip_rng"])
+        for register in self.chip.registers.all():
+            register.load_state_dict(state)
         self.train_engine.load_state_blob(state["train_engine"])
         self.nudge_engine.load_state_blob(state["nudge_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("coupling", "input", "field"):
             getattr(self, f"{name}_writer").load_state_dict(name, state)
-        self.train_engine.refresh()
-        self.nudge_engine.refresh(like=self.train_engine)
-        self.eval_stale = True
 
 
 def coupler_blocks(chip: Chip) -> dict[str, tuple[int, int, int, int]]:

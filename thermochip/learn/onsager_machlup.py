@@ -313,18 +313,16 @@ class OmLearnerCircuit(AbstractLearner):
             new = self.coupling_writer.apply(chip.J_codes, np.triu(dL_dJ, 1) / M * chip.mask,
                                              scale=-cfg.lr[0] * lr_scale)
             upper = np.triu(new, 1)
-            chip.write_couplings((upper + upper.T).astype(np.int32))
+            chip.registers.couplings.write((upper + upper.T).astype(np.int32))
             if self.coupling_writer.shadow_bits is not None:
                 s = np.triu(self.coupling_writer.shadow, 1)
                 self.coupling_writer.shadow = s + s.T
-            self.train_engine.refresh()
-            self.eval_engine.refresh()
 
     def infer(self, pixels: np.ndarray) -> np.ndarray:
         """(sample, class) minus the OM action of each sample's observed trajectory under each
         class's model (larger = more likely)."""
         pixels = self._check_pixels(pixels)
-        X = self._observe(pixels, self.inference_engine())
+        X = self._observe(pixels, self.eval_engine)
         fields = self._field_registers()
         return -class_actions(self.model, self.p64, X, self._couplings(), fields[0], fields[1],
                               self.bias, self.dt_s, self.cfg.kT)
@@ -343,9 +341,9 @@ class OmLearnerCircuit(AbstractLearner):
             ).astype(np.int64)
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        chip = self.chip
-        state = {"bias_codes": self.bias_codes.copy(), "J_codes": chip.J_codes.copy(),
-                 "J_analog": chip.J.copy(), "chip_rng": rng_blob(chip.rng),
+        couplings = self.chip.registers.couplings
+        state = {"bias_codes": self.bias_codes.copy(), **couplings.state_dict(),
+                 "chip_rng": rng_blob(self.chip.rng),
                  "train_engine": self.train_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
         for name in ("bias", "coupling"):
@@ -353,15 +351,11 @@ class OmLearnerCircuit(AbstractLearner):
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        chip = self.chip
         self.bias_codes = np.array(state["bias_codes"], dtype=np.int32)
         # the analog couplings (write noise, mismatch) are restored as saved, not re-drawn
-        chip.J_codes = np.array(state["J_codes"], dtype=np.int32)
-        chip.J = np.array(state["J_analog"], dtype=np.float64)
-        set_rng_blob(chip.rng, state["chip_rng"])
+        self.chip.registers.couplings.load_state_dict(state)
+        set_rng_blob(self.chip.rng, state["chip_rng"])
         self.train_engine.load_state_blob(state["train_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("bias", "coupling"):
             getattr(self, f"{name}_writer").load_state_dict(name, state)
-        self.train_engine.refresh()
-        self.eval_stale = True

@@ -1,0 +1,32 @@
+"""Files a spec refers to: sparse topologies' edge lists and coupling matrices. Relative paths
+are relative to the spec file's folder (``base_dir``)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from thermochip.spec import Sparse
+
+
+def resolve_path(path: str, base_dir: Path | None) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() or base_dir is None else base_dir / p
+
+
+def read_edges(topology: Sparse, base_dir: Path | None) -> np.ndarray:
+    """Edge rows (i, j, w) as float64 (w = 1 where absent)."""
+    if topology.edges is not None:
+        rows = topology.edges
+    else:
+        with open(resolve_path(topology.edges_file, base_dir), newline="") as fh:
+            rows = [[float(v) for v in r] for r in csv.reader(fh) if r and not r[0].startswith("#")]
+    return np.array([list(r) + [1.0] * (3 - len(r)) for r in rows], dtype=np.float64).reshape(-1, 3)
+
+
+def read_matrix(path: Path) -> np.ndarray:
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False).astype(np.float64)
+    return np.loadtxt(path, delimiter=",", dtype=np.float64, ndmin=2)
