@@ -32,6 +32,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from device_models import noise
+
 
 @dataclass(frozen=True)
 class CellModel:
@@ -78,6 +80,10 @@ class CellModel:
     l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
     kind: str = "langevin"
     """Dynamics kind: what the cell does with its force (the kernel module that updates it)."""
+    noise_amplitude: Callable = None
+    """``noise_amplitude(params, gain, kT, linewidth) -> (cell,)``: the per-cell noise its
+    kind's kernels take, from the spec's temperature and linewidth (default, a Langevin cell:
+    the white-noise std per unit dimensionless time, :func:`device_models.noise.white_std`)."""
     nudge_problem: Callable = None
     """``nudge_problem(params) -> str | None``: why these parameters cannot take the nudge
     (None: they can)."""
@@ -90,6 +96,12 @@ class CellModel:
     data drive holds the cells near the data); None when the cells have no single well."""
     well_problem: Callable = None
     """``well_problem(params) -> str | None``: why these parameters give no single well."""
+
+    def cell_noise(self, params, gain, kT: float, linewidth: float):
+        """(cell,) noise amplitude of cells of gain ``gain`` (see ``noise_amplitude``)."""
+        if self.noise_amplitude is not None:
+            return self.noise_amplitude(params, gain, kT, linewidth)
+        return noise.white_std(gain, kT, linewidth, params.rate)
 
     def nudge_refusal(self, params) -> str | None:
         """Why the cells cannot take the EP nudge (None: they can)."""

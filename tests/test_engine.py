@@ -14,7 +14,7 @@ import numba
 import numpy as np
 import pytest
 
-from thermochip._kernels import integrate as integrate_module
+from thermochip._kernels import langevin as integrate_module
 from thermochip._kernels.jit import get_num_threads, set_num_threads
 from thermochip.chip import Chip
 from thermochip.engine import Engine, simulate

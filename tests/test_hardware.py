@@ -291,7 +291,7 @@ def test_reciprocal_chip_draws_unchanged():
     couplings from the chip stream, draw by draw (random init, then nearest rounding of the
     upper triangle, coupler gain, coupler offset, cell gain, cell offset, write noise), one
     draw per pair."""
-    from thermochip.chip import chip_stream
+    from thermochip.streams import chip_stream
 
     N, bits, fs, std, cg, co, w = 7, 6, 1.0, 0.3, 0.1, 0.02, 0.4
     chip = make_chip({"cells": {"model": "softspin", "n": N},

@@ -26,20 +26,9 @@ from thermochip.registers import DacParams, Devices, Register
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
 from thermochip.spec_io import model_params
+from thermochip.streams import chip_stream
 
 TWO_PI = 2 * np.pi
-
-
-def chip_stream(seed: int) -> np.random.Generator:
-    """The chip's random stream (mismatch, rounding, write noise): independent of replicas."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(0,))))
-
-
-def replica_stream(seed: int, replica: int, purpose: int = 1) -> np.random.Generator:
-    """Replica ``replica``'s stream (purpose 1: initial state and white noise; 3: 1/f noise):
-    the same whatever the replica count or thread count."""
-    return np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(purpose, replica))))
 
 
 def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
@@ -234,11 +223,12 @@ class Chip:
     # -- noise ---------------------------------------------------------------------------------
     @property
     def noise_std(self) -> np.ndarray:
-        """(cell,) std of the white noise per unit dimensionless time (thermal and phase)."""
+        """(cell,) the cells' noise amplitude (a Langevin cell's white-noise std per unit
+        dimensionless time: thermal and phase noise), as the device declares it."""
         noise = self.spec.noise
         kT = noise.thermal.kT if noise.thermal is not None else 0.0
         linewidth = noise.phase.linewidth if noise.phase is not None else 0.0
-        return device_noise.white_std(self.gain, kT, linewidth, self.rate)
+        return self.model.cell_noise(self.params, self.gain, kT, linewidth)
 
     def flicker_poles(self) -> tuple[np.ndarray, np.ndarray]:
         """(rate, std) of each Ornstein--Uhlenbeck pole of the 1/f noise; rates dimensionless."""

@@ -14,10 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from device_models import adc as adc_model
-from device_models import carrier
 from thermochip._kernels.filters import ar1
-from thermochip._kernels.integrate import integrate, integrate_replicas
-from thermochip.chip import Chip, replica_stream
+from thermochip._kernels import args, kind_kernels
+from thermochip.chip import Chip
+from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks
+from thermochip.streams import replica_stream
 from thermochip.errors import NumericalError
 from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
@@ -132,6 +133,7 @@ class Engine:
         self.batched = layout == "batched"
         self._warm = False  # every run's arguments have the same types: one compile call
         model = chip.model
+        self.kernel = kind_kernels(model.kind)[layout]
         self.p = model.to_kernel(chip.params, self.dtype)
         self.p64 = model.to_kernel(chip.params, np.float64)
         self.n_slots = int(chip.latency_steps.max()) + 1
@@ -296,7 +298,7 @@ class Engine:
                     np.mod(correction.ref, model.periodic) if model.periodic else correction.ref)
             xref = np.ascontiguousarray(xref.T if batched and not correction.twins else xref,
                                         dtype=dtype)
-        geometry = (twin, dtype(model.periodic or 0.0), dtype(0.5))
+        adjoint = args.Adjoint(*adjoint, xref, twin, dtype(model.periodic or 0.0), dtype(0.5))
 
         plan = adc_plan(chip, n_steps)
         if plan is not None and sample_steps is not None:
@@ -306,10 +308,11 @@ class Engine:
         else:
             adc_steps, win, mode, R = plan.steps, plan.window, plan.mode, plan.n_readouts
         adc_buf = np.zeros((B, len(adc_steps), N, R), dtype=dtype)
-        cursor = np.zeros(1, dtype=np.int64)
+        adc = args.Adc(adc_steps, win, mode, adc_buf, np.zeros(1, dtype=np.int64))
         status = np.zeros(3, dtype=np.int64)
         no_drift = np.zeros((0, 0, 0), dtype=dtype)
-        step_fn = integrate if batched else integrate_replicas
+        couplings = args.Couplings(*self.couplings)
+        cells = args.Cells(fields, hx, self.gain, self.offset, self.noise_std)
 
         def state():
             """(replica, cell) view of the state."""
@@ -326,9 +329,8 @@ class Engine:
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N))) if blocks else energy_every
         no_noise = np.zeros((0, 0, 0), dtype=dtype)
         if not self._warm:  # a zero-step call compiles (or loads) before the clock starts
-            step_fn(p, x, hist, 0, *self.couplings, fields, hx, self.gain, self.offset,
-                    self.noise_std, dt, 0, no_noise, self.noise_keys, 0, no_drift, adc_steps,
-                    win, mode, adc_buf, cursor, status, *adjoint, xref, *geometry)
+            self.kernel(p, x, hist, args.Steps(0, 0, dt), couplings, cells,
+                        args.Noise(no_noise, self.noise_keys, 0, no_drift), adc, adjoint, status)
             self._warm = True
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
         t0 = time.perf_counter()
@@ -338,10 +340,9 @@ class Engine:
             block = (no_noise if noise is None else
                      np.ascontiguousarray(noise[:, k:k + K], dtype=dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
-            rc = step_fn(p, x, hist, k, *self.couplings, fields, hx, self.gain, self.offset,
-                         self.noise_std, dt, K, block, self.noise_keys, self.noise_step + k,
-                         drift, adc_steps, win, mode, adc_buf, cursor, status, *adjoint, xref,
-                         *geometry)
+            rc = self.kernel(p, x, hist, args.Steps(k, K, dt), couplings, cells,
+                             args.Noise(block, self.noise_keys, self.noise_step + k, drift),
+                             adc, adjoint, status)
             if rc:
                 bar.close()
                 raise NumericalError(f"non-finite state at step {status[0]} (t = "
@@ -383,15 +384,6 @@ def _check_shape(name: str, array, shape: tuple) -> None:
         raise ValueError(f"{name} must have shape {shape}; got {np.shape(array)}")
 
 
-def rng_blob(rng: np.random.Generator) -> np.ndarray:
-    """A generator's state as bytes (JSON), storable in HDF5."""
-    return np.frombuffer(json.dumps(rng.bit_generator.state).encode(), dtype=np.uint8)
-
-
-def set_rng_blob(rng: np.random.Generator, blob: np.ndarray) -> None:
-    rng.bit_generator.state = json.loads(bytes(np.asarray(blob, dtype=np.uint8)).decode())
-
-
 def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = None,
              seed: int | None = None, x0: np.ndarray | None = None,
              h_ext: np.ndarray | None = None, noise: np.ndarray | None = None,
@@ -403,81 +395,3 @@ def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = Non
     engine = Engine(chip, replicas=replicas, seed=seed, layout=layout)
     return engine.run(steps, x0=x0, h_ext=h_ext, noise=noise, energy_every=energy_every,
                       progress=progress)
-
-
-def adjoint_matrices(model, Jc: np.ndarray, Js: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The channel pairs (k, l) (pair, 2) and matrices Q^{kl} (pair, cell, cell) of the adjoint
-    correction, non-zero ones only (none on a reciprocal chip).
-
-    The coupling force is ``f_i = -pair_sign sum_kl ch'_k(x_i) sum_j M^{kl}_ij ch_l(x_j)``
-    with M^{kk} = J cos(alpha), and for carriers M^{01} = J sin(alpha) = -M^{10} (the
-    kernels' quadrature part); summed over delay lines, since a latency does not change a fixed
-    point's Jacobian. Then ``-2 A_ij = -pair_sign sum_kl ch'_k(x_i) Q^{kl}_ij ch'_l(x_j)`` with
-    ``Q^{kl} = M^{lk}.T - M^{kl}``, so the kernels evaluate the correction as a coupling force
-    with fields ``H_k = sum_l Q^{kl} (ch'_l(r) (x - r))``."""
-    nc = model.n_channels
-    C = Jc.sum(axis=0)
-    S = Js.sum(axis=0) if len(Js) else np.zeros_like(C)
-    M = carrier.mixing(C, S) if model.carrier else {(0, 0): C}
-    pairs, Q = [], []
-    for k in range(nc):
-        for l in range(nc):
-            q = M[l, k].T - M[k, l]
-            if np.any(q):
-                pairs.append((k, l))
-                Q.append(q)
-    n = C.shape[0]
-    return (np.array(pairs, dtype=np.int64).reshape(-1, 2),
-            np.array(Q, dtype=np.float64).reshape(-1, n, n))
-
-
-def _flat(block: np.ndarray, transposed: bool) -> np.ndarray:
-    """A block as the kernels store it: row-major, or its transpose row-major (the replica
-    layout's column-contiguous form)."""
-    return (block.T if transposed else block).ravel()
-
-
-def pack_adjoint(chip: Chip, Q: np.ndarray, dtype, transposed: bool = False):
-    """The kernels' correction matrices: (block, 5) table [r0, r1, c0, c1, offset] of the
-    chip's coupling blocks and their mirrors (Q has the transpose's entries too: a
-    feed-forward chip's correction runs backwards) and, per channel pair, the flat
-    Q[r0:r1, c0:c1] (see :func:`_flat`)."""
-    blocks = chip.coupling_blocks()
-    blocks += [(c0, c1, r0, r1) for r0, r1, c0, c1 in blocks if (c0, c1, r0, r1) not in blocks]
-    table, offset = [], 0
-    for r0, r1, c0, c1 in blocks:
-        table.append((r0, r1, c0, c1, offset))
-        offset += (r1 - r0) * (c1 - c0)
-    flat = np.array([np.concatenate([_flat(q[r0:r1, c0:c1], transposed)
-                                     for r0, r1, c0, c1 in blocks]) for q in Q],
-                    dtype=dtype).reshape(len(Q), offset)
-    return np.array(table, dtype=np.int64).reshape(-1, 5), flat
-
-
-def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: bool = False):
-    """The kernels' couplings: (block, 8) table [r0, r1, c0, c1, offset, delay, first, rows]
-    and the flat J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay line.
-    ``first`` marks the first block of its row range (the chip's blocks span whole layers, so
-    row ranges are equal or disjoint): its product is written straight into the coupling
-    fields, the others are added to them. ``rows``: the block is stored row-major; with
-    ``transposed`` (the replica layout) only blocks with fewer rows than columns are, the
-    others transposed (see :func:`_flat`)."""
-    table, parts, sparts = [], [], []
-    offset = 0
-    for b, delay in enumerate(chip.latency_steps):
-        for r0, r1, c0, c1 in chip.coupling_blocks():
-            J = Jc[b, r0:r1, c0:c1]
-            S = Js[b, r0:r1, c0:c1] if len(Js) else None
-            if not J.any() and (S is None or not S.any()):
-                continue
-            first = all(row[:2] != (r0, r1) for row in table)
-            rows = not transposed or r1 - r0 < c1 - c0
-            table.append((r0, r1, c0, c1, offset, int(delay), int(first), int(rows)))
-            parts.append(_flat(J, not rows))
-            if S is not None:
-                sparts.append(_flat(S, not rows))
-            offset += J.size
-    flat = np.concatenate(parts) if parts else np.zeros(0)
-    sflat = np.concatenate(sparts) if sparts else np.zeros(0)
-    return (np.array(table, dtype=np.int64).reshape(-1, 8), flat.astype(dtype),
-            sflat.astype(dtype))

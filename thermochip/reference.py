@@ -1,7 +1,7 @@
 """A slow, obvious float64 integrator: the oracle the engine's kernels are tested against.
 
 It loops over couplers and keeps the whole trajectory, so delays are plain look-ups into the
-past. Same dynamics and step as :mod:`thermochip._kernels.integrate`, written independently.
+past. Same dynamics and step as :mod:`thermochip._kernels.langevin`, written independently.
 """
 
 from __future__ import annotations

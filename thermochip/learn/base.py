@@ -16,13 +16,6 @@ from thermochip.chip import Chip
 from thermochip.spec import WriteSpec
 
 
-def derived_seed(seed: int, purpose: str) -> int:
-    """A seed for a second engine of the same run (e.g. inference) that shares no stream with
-    the run's own engines nor with any other run seed's."""
-    key = int.from_bytes(purpose.encode()[:8], "little")
-    return int(np.random.SeedSequence(seed, spawn_key=(key,)).generate_state(1, np.uint64)[0])
-
-
 class DacWriter:
     """Writes updates of one register array through a DAC: straight to the b-bit codes, or
     into a wider shadow register whose value is re-rounded to the DAC grid (small updates

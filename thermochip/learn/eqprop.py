@@ -29,9 +29,10 @@ from __future__ import annotations
 import numpy as np
 
 from thermochip.chip import Chip
-from thermochip.engine import Engine, rng_blob, set_rng_blob
+from thermochip.engine import Engine
+from thermochip.streams import derived_seed, rng_blob, set_rng_blob
 from thermochip.errors import IncompatibleModelError
-from thermochip.learn.base import AbstractLearner, DacWriter, derived_seed
+from thermochip.learn.base import AbstractLearner, DacWriter
 from thermochip.spec import EpLearner, Layered
 
 

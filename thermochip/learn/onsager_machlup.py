@@ -36,9 +36,10 @@ import numpy as np
 
 from device_models import dac
 from thermochip.chip import Chip
-from thermochip.engine import Engine, rng_blob, set_rng_blob
+from thermochip.engine import Engine
+from thermochip.streams import derived_seed, rng_blob, set_rng_blob
 from thermochip.errors import IncompatibleModelError, ThermochipError
-from thermochip.learn.base import AbstractLearner, DacWriter, derived_seed
+from thermochip.learn.base import AbstractLearner, DacWriter
 from thermochip.spec import Layered, OmLearner
 
 __all__ = ["OmLearnerCircuit", "action", "class_actions", "om_gradients", "residuals"]

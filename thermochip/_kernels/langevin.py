@@ -1,4 +1,4 @@
-"""Euler--Maruyama integration of B chip replicas x N cells: the engine's hot loops.
+"""The Langevin dynamics kind: Euler--Maruyama integration of B chip replicas x N cells.
 
 One call advances a chunk of K steps. Two layouts of the same step, chosen by chip size:
 
@@ -10,18 +10,18 @@ One call advances a chunk of K steps. Two layouts of the same step, chosen by ch
   outermost, each thread runs its replica's whole time loop with plain coupling loops, with no
   barrier per step.
 
-Each step, in dimensionless time:
+Both take the arguments of :mod:`thermochip._kernels.args`. Each step, in dimensionless time:
 
 1. coupling fields ``G_c,i = sum_j J_ij ch_c(x_j(t - d_ij))`` for every channel c, with the
-   delay d_ij of the coupler's delay line; an interconnect delay at the carrier adds the
-   quadrature part (``G_0 += Js ch_1``, ``G_1 -= Js ch_0``, Js = J sin alpha): the rotation of
-   the received I/Q signal by the phase offset alpha;
+   delay d_ij of the coupler's delay line; at a carrier the received I/Q are rotated by each
+   coupler's phase offset (:func:`device_models.carrier.rotate`, from the products with
+   J cos alpha and J sin alpha);
 2. the cell update
-   ``x += dt [g_i (F_local + F_coupling) + offset_i + drift_noise] + sigma_i sqrt(dt) xi``;
-3. the ADC: read-outs are averaged over each sample's window into ``adc_buf``
-   (replica, sample, cell, readout); ``adc_steps`` (sample,) holds each sample's state index,
-   ``cursor`` (1,) the next sample.
-
+   ``x += dt [g_i (F_local + F_coupling) + offset_i + drift_noise] + sigma_i sqrt(dt) xi``
+   (sigma_i = ``cells.noise``);
+3. the ADC: read-outs are averaged over each sample's window into ``adc.buf``
+   (replica, sample, cell, readout); ``adc.steps`` (sample,) holds each sample's state index,
+   ``adc.cursor`` (1,) the next sample.
 4. optionally, the adjoint correction of AsymEP / Dyadic EP, ``c_i = -2 sum_j A_ij (x_j - r_j)``
    with A the antisymmetric part of the coupling Jacobian at the reference state r (see
    :func:`thermochip.engine.Engine.run`): computed like the coupling fields, as products of the
@@ -30,15 +30,14 @@ Each step, in dimensionless time:
    The reference is a fixed state per replica, or (twins) the live midpoint of replicas b and
    b + B/2.
 
-Both take fields (2, cell), gain, offset, noise_std (cell,), the white noise and a status (3,)
-int64 array that receives (step, replica, cell) of the first non-finite state; they return 0,
-or 1 when a state became non-finite (the chunk stops at that step). The ring buffer ``hist``
-keeps the channels of state index k in slot k % n_slots; a call from state index 0 first fills
-every slot with the initial state's channels (the history before t = 0 is constant).
+They return 0, or 1 when a state became non-finite (the chunk stops at that step; ``status``
+says where). The ring buffer ``hist`` keeps the channels of state index k in slot k % n_slots;
+a call from state index 0 first fills every slot with the initial state's channels (the
+history before t = 0 is constant).
 
 White noise: K steps from state index k0; ``xi`` of replica b, chunk step k, cell i is normal
 number ``(counter0 + k) * N + i`` of the stream ``keys[b]`` (:mod:`thermochip._kernels.rng`),
-or, when ``noise`` (replica, step, cell) is not empty, the injected ``noise[b, k, i]``.
+or, when ``random.injected`` (replica, step, cell) is not empty, the injected value.
 """
 
 from __future__ import annotations
@@ -117,9 +116,7 @@ def _cell_update(p, xi, ch0, ch1, f0, f1, g0, g1, gain, offset, drift, dt, std_s
 
 
 @kernel(parallel=True)
-def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset, noise_std, dt,
-              K, noise, keys, counter0, drift, adc_steps, adc_win, adc_mode, adc_buf, cursor,
-              status, qblocks, qpairs, Qflat, xref, twin, period, half):
+def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status):
     """Batched layout. State arrays are cell-major so that every coupling block is a contiguous
     row range: x (cell, replica), hist (slot, channel, cell, replica), h_ext (field, cell,
     replica) per-replica changes of field 0 (and field 1 if given), or (0, 0, 0); drift stays
@@ -131,6 +128,12 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
     is empty): qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...),
     one row per (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed
     reference (twin 0) or twin > 0 the replica offset of each twin."""
+    k0, K, dt = steps
+    blocks, Jflat, Jsflat = couplings
+    fields, h_ext, gain, offset, noise_std = cells
+    noise, keys, counter0, drift = random
+    adc_steps, adc_win, adc_mode, adc_buf, cursor = adc
+    qblocks, qpairs, Qflat, xref, twin, period, half = adjoint
     N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
@@ -260,10 +263,7 @@ def integrate(p, x, hist, k0, blocks, Jflat, Jsflat, fields, h_ext, gain, offset
 
 
 @kernel(parallel=True)
-def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, gain, offset,
-                       noise_std, dt, K, noise, keys, counter0, drift, adc_steps, adc_win,
-                       adc_mode, adc_buf, cursor, status, qblocks, qpairs, QTflat, xref, twin,
-                       period, half):
+def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint, status):
     """Replica layout: x (replica, cell), hist (slot, channel, replica, cell), drift
     (replica, step, cell) or (0, 0, 0), h_ext (field, replica, cell) (1 or 2 fields) or
     (0, 0, 0). blocks as in :func:`integrate`, with an eighth column ``rows``: a block with
@@ -274,6 +274,12 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
     (skipped when qpairs is empty): qblocks and QTflat (pair, ...) as in :func:`integrate`,
     blocks transposed; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
+    k0, K, dt = steps
+    blocks, JTflat, JsTflat = couplings
+    fields, h_ext, gain, offset, noise_std = cells
+    noise, keys, counter0, drift = random
+    adc_steps, adc_win, adc_mode, adc_buf, cursor = adc
+    qblocks, qpairs, QTflat, xref, twin, period, half = adjoint
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
@@ -432,3 +438,7 @@ def integrate_replicas(p, x, hist, k0, blocks, JTflat, JsTflat, fields, h_ext, g
         status[2] = bad_cell[first]
         return 1
     return 0
+
+
+#: This kind's kernels, by layout (see the module docstring).
+LAYOUTS = {"batched": integrate, "replicas": integrate_replicas}

@@ -1,0 +1,89 @@
+"""The arguments every dynamics kind's kernels take, grouped into named tuples (built by the
+engine, :mod:`thermochip.engine`; read by the kernels, which unpack them before their parallel
+loops). A kernel's signature is
+
+    step(p, x, hist, steps, couplings, cells, noise, adc, adjoint, status) -> int
+
+with ``p`` the device's kernel parameters, ``x`` the state, ``hist`` the delay line of the
+cells' channels and ``status`` (3,) int64 receiving (step, replica, cell) of the first
+non-finite state. Layouts differ in axis order only: the batched layout holds per-replica
+arrays cell-major (cell, replica), the replica layout replica-major (replica, cell); see the
+kind's module docstring.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Steps(NamedTuple):
+    """K steps of dimensionless length dt, from state index k0."""
+
+    k0: int
+    count: int
+    dt: np.floating
+
+
+class Couplings(NamedTuple):
+    """Packed coupling blocks: ``blocks`` (block, 8) int64 rows [r0, r1, c0, c1, offset,
+    delay, first, rows]; ``J`` the flat blocks (J cos alpha), ``Js`` their quadrature part
+    (J sin alpha) or empty. See :func:`thermochip.packing.pack_blocks`."""
+
+    blocks: np.ndarray
+    J: np.ndarray
+    Js: np.ndarray
+
+
+class Cells(NamedTuple):
+    """Per-cell drives: ``fields`` (2, cell) the field registers' analog values, ``h_ext``
+    (field, replica, cell) or (field, cell, replica) per-replica field changes (1 or 2 fields,
+    or (0, 0, 0)), ``gain`` and ``offset`` (cell,) mismatch, ``noise`` (cell,) the kind's
+    noise amplitude (Langevin: white-noise std per unit dimensionless time)."""
+
+    fields: np.ndarray
+    h_ext: np.ndarray
+    gain: np.ndarray
+    offset: np.ndarray
+    noise: np.ndarray
+
+
+class Noise(NamedTuple):
+    """Random numbers: ``injected`` (replica, step, cell) given in place of the streams, or
+    empty; ``keys`` (replica,) uint64 stream keys; ``counter0`` the stream position of the
+    chunk's first step; ``drift`` (replica, step, cell) an extra force per step (1/f noise),
+    or empty."""
+
+    injected: np.ndarray
+    keys: np.ndarray
+    counter0: int
+    drift: np.ndarray
+
+
+class Adc(NamedTuple):
+    """The ADC's sampling: ``steps`` (sample,) state index of each sample, ``window`` steps
+    averaged per sample, read-out ``mode``, ``buf`` (replica, sample, cell, readout) the
+    window averages, ``cursor`` (1,) the next sample."""
+
+    steps: np.ndarray
+    window: int
+    mode: int
+    buf: np.ndarray
+    cursor: np.ndarray
+
+
+class Adjoint(NamedTuple):
+    """AsymEP / Dyadic EP's correction drive (skipped when ``pairs`` is empty): ``blocks``
+    (block, 5) [r0, r1, c0, c1, offset] into the rows of ``Q`` (pair, ...), one row per
+    channel pair (k, l) of ``pairs`` (pair, 2); ``ref`` the fixed reference state, or with
+    ``twin`` > 0 the replica offset of each twin; ``period`` of a periodic state (0: none),
+    ``half`` = 1/2 in the engine's dtype."""
+
+    blocks: np.ndarray
+    pairs: np.ndarray
+    Q: np.ndarray
+    ref: np.ndarray
+    twin: int
+    period: np.floating
+    half: np.floating

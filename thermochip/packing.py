@@ -1,0 +1,90 @@
+"""The couplings as the kernels read them: every non-zero coupling block of every delay line,
+flattened into one array with a table of where each block lives (:class:`thermochip.
+_kernels.args.Couplings`), and the matrices of AsymEP's adjoint correction
+(:class:`thermochip._kernels.args.Adjoint`). Built from a chip's analog couplings; the engine
+keeps them until the couplings are written again."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from device_models import carrier
+from thermochip.chip import Chip
+
+
+def adjoint_matrices(model, Jc: np.ndarray, Js: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The channel pairs (k, l) (pair, 2) and matrices Q^{kl} (pair, cell, cell) of the adjoint
+    correction, non-zero ones only (none on a reciprocal chip).
+
+    The coupling force is ``f_i = -pair_sign sum_kl ch'_k(x_i) sum_j M^{kl}_ij ch_l(x_j)``
+    with M^{kk} = J cos(alpha), and for carriers M^{01} = J sin(alpha) = -M^{10} (the
+    kernels' quadrature part); summed over delay lines, since a latency does not change a fixed
+    point's Jacobian. Then ``-2 A_ij = -pair_sign sum_kl ch'_k(x_i) Q^{kl}_ij ch'_l(x_j)`` with
+    ``Q^{kl} = M^{lk}.T - M^{kl}``, so the kernels evaluate the correction as a coupling force
+    with fields ``H_k = sum_l Q^{kl} (ch'_l(r) (x - r))``."""
+    nc = model.n_channels
+    C = Jc.sum(axis=0)
+    S = Js.sum(axis=0) if len(Js) else np.zeros_like(C)
+    M = carrier.mixing(C, S) if model.carrier else {(0, 0): C}
+    pairs, Q = [], []
+    for k in range(nc):
+        for l in range(nc):
+            q = M[l, k].T - M[k, l]
+            if np.any(q):
+                pairs.append((k, l))
+                Q.append(q)
+    n = C.shape[0]
+    return (np.array(pairs, dtype=np.int64).reshape(-1, 2),
+            np.array(Q, dtype=np.float64).reshape(-1, n, n))
+
+
+def _flat(block: np.ndarray, transposed: bool) -> np.ndarray:
+    """A block as the kernels store it: row-major, or its transpose row-major (the replica
+    layout's column-contiguous form)."""
+    return (block.T if transposed else block).ravel()
+
+
+def pack_adjoint(chip: Chip, Q: np.ndarray, dtype, transposed: bool = False):
+    """The kernels' correction matrices: (block, 5) table [r0, r1, c0, c1, offset] of the
+    chip's coupling blocks and their mirrors (Q has the transpose's entries too: a
+    feed-forward chip's correction runs backwards) and, per channel pair, the flat
+    Q[r0:r1, c0:c1] (see :func:`_flat`)."""
+    blocks = chip.coupling_blocks()
+    blocks += [(c0, c1, r0, r1) for r0, r1, c0, c1 in blocks if (c0, c1, r0, r1) not in blocks]
+    table, offset = [], 0
+    for r0, r1, c0, c1 in blocks:
+        table.append((r0, r1, c0, c1, offset))
+        offset += (r1 - r0) * (c1 - c0)
+    flat = np.array([np.concatenate([_flat(q[r0:r1, c0:c1], transposed)
+                                     for r0, r1, c0, c1 in blocks]) for q in Q],
+                    dtype=dtype).reshape(len(Q), offset)
+    return np.array(table, dtype=np.int64).reshape(-1, 5), flat
+
+
+def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: bool = False):
+    """The kernels' couplings: (block, 8) table [r0, r1, c0, c1, offset, delay, first, rows]
+    and the flat J[r0:r1, c0:c1] (and J sin alpha) of every non-zero block and delay line.
+    ``first`` marks the first block of its row range (the chip's blocks span whole layers, so
+    row ranges are equal or disjoint): its product is written straight into the coupling
+    fields, the others are added to them. ``rows``: the block is stored row-major; with
+    ``transposed`` (the replica layout) only blocks with fewer rows than columns are, the
+    others transposed (see :func:`_flat`)."""
+    table, parts, sparts = [], [], []
+    offset = 0
+    for b, delay in enumerate(chip.latency_steps):
+        for r0, r1, c0, c1 in chip.coupling_blocks():
+            J = Jc[b, r0:r1, c0:c1]
+            S = Js[b, r0:r1, c0:c1] if len(Js) else None
+            if not J.any() and (S is None or not S.any()):
+                continue
+            first = all(row[:2] != (r0, r1) for row in table)
+            rows = not transposed or r1 - r0 < c1 - c0
+            table.append((r0, r1, c0, c1, offset, int(delay), int(first), int(rows)))
+            parts.append(_flat(J, not rows))
+            if S is not None:
+                sparts.append(_flat(S, not rows))
+            offset += J.size
+    flat = np.concatenate(parts) if parts else np.zeros(0)
+    sflat = np.concatenate(sparts) if sparts else np.zeros(0)
+    return (np.array(table, dtype=np.int64).reshape(-1, 8), flat.astype(dtype),
+            sflat.astype(dtype))
