@@ -21,8 +21,8 @@ from typing import NamedTuple
 import numpy as np
 
 from device_models.base import CellModel, register
-from device_models.trig import TrigConstants, cos_sin, trig_constants
 from device_models.params import POSITIVE, Interval, spec_field
+from device_models.trig import TrigConstants, cos_sin, trig_constants
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-
 from device_models.base import CellModel, register
 from device_models.params import NON_NEGATIVE, POSITIVE, spec_field
 

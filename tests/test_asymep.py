@@ -8,8 +8,8 @@ import pytest
 
 from thermochip.chip import Chip
 from thermochip.engine import Correction, Engine
-from thermochip.learn.asymep import AsymEpLearnerCircuit, DyadicEpLearnerCircuit
-from thermochip.learn.eqprop import EpLearnerCircuit, coupler_blocks
+from thermochip.learn import make_learner
+from thermochip.learn.ep_circuit import coupler_blocks
 from thermochip.reference import reference_drift
 from thermochip.spec_io import load_spec
 
@@ -215,9 +215,9 @@ def test_asymep_and_dyadic_match_the_exact_gradient_where_ep_does_not(exact, cas
     OIMs' couplers; 0 for the feed-forward chip's input couplers, which its nudge never
     reaches)."""
     ref = exact[case]
-    ep = EpLearnerCircuit(tiny_chip("ep", **NONRECIPROCAL[case]), 3).gradient(PIXELS, LABELS)
-    for rule, cls in (("asymep", AsymEpLearnerCircuit), ("dyadic", DyadicEpLearnerCircuit)):
-        g = cls(tiny_chip(rule, **NONRECIPROCAL[case]), 3).gradient(PIXELS, LABELS)
+    ep = make_learner(tiny_chip("ep", **NONRECIPROCAL[case]), 3).gradient(PIXELS, LABELS)
+    for rule in ("asymep", "dyadic"):
+        g = make_learner(tiny_chip(rule, **NONRECIPROCAL[case]), 3).gradient(PIXELS, LABELS)
         for key in ref:
             assert cosine(g[key], ref[key]) >= 0.99, (rule, key, cosine(g[key], ref[key]))
     worst = min(cosine(ep[k], ref[k]) if np.any(ep[k]) else 0.0 for k in ref)
@@ -228,8 +228,8 @@ def test_asymep_is_centered_ep_on_a_reciprocal_chip():
     """A = 0: the same phases, the same samples, and an update equal to centered EP's to
     rounding."""
     kw = dict(model="oim")
-    ep = EpLearnerCircuit(tiny_chip("ep", **kw), 3).gradient(PIXELS, LABELS)
-    asym = AsymEpLearnerCircuit(tiny_chip("asymep", **kw), 3).gradient(PIXELS, LABELS)
+    ep = make_learner(tiny_chip("ep", **kw), 3).gradient(PIXELS, LABELS)
+    asym = make_learner(tiny_chip("asymep", **kw), 3).gradient(PIXELS, LABELS)
     assert ep.keys() == asym.keys()
     for key in ep:
         assert np.any(ep[key]), key
@@ -241,7 +241,7 @@ def test_updates_write_each_device_of_a_directed_chip(case):
     """A directed chip's learner writes each direction's own codes: an asymmetric chip's two
     directions move apart, and a feed-forward chip never gains a backward coupler."""
     chip = tiny_chip("asymep", **NONRECIPROCAL[case])
-    learner = AsymEpLearnerCircuit(chip, 3)
+    learner = make_learner(chip, 3)
     before = chip.J_codes.copy()
     learner.train_batch(PIXELS, LABELS, lr_scale=50.0)
     assert np.any(chip.J_codes != before)

@@ -15,9 +15,8 @@ from scipy import integrate
 
 from thermochip.chip import Chip
 from thermochip.engine import Engine
-from thermochip.learn.base import DacWriter
-from thermochip.learn.eqprop import EpLearnerCircuit
-from thermochip.spec import WriteSpec
+from thermochip.learn import make_learner
+from thermochip.learn.writers import DacWriter, WriteSpec
 from thermochip.spec_io import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +89,7 @@ def cosine(a, b):
 
 def ep_gradient(beta, estimator):
     chip = tiny_oim(beta, estimator)
-    return EpLearnerCircuit(chip, 3).gradient(PIXELS, LABELS)
+    return make_learner(chip, 3).gradient(PIXELS, LABELS)
 
 
 @pytest.mark.parametrize("estimator", ["symmetric", "one_sided"])
@@ -176,7 +175,7 @@ def test_time_averaged_accumulators_give_the_finite_beta_free_energy_gradient():
     # of Euler--Maruyama (halving dt~ = 0.02 twice moved the estimates by < 0.005)
     estimates = []
     for seed in range(6):
-        learner = EpLearnerCircuit(chip_for(seed), 1)
+        learner = make_learner(chip_for(seed), 1)
         learner.cfg = dataclasses.replace(learner.cfg, beta=beta)
         g = learner.gradient(np.full((64, 1), pixel), np.zeros(64, dtype=int))
         estimates.append((beta * g["J0"][0, 0], beta * g["h"][1]))
@@ -192,24 +191,24 @@ def test_accumulator_of_a_coupler_uses_only_its_two_cells():
     """Locality: the accumulated term of coupler (i, j) is unchanged when the ADC samples of any
     other cell change, and changes when cell i's do."""
     chip = tiny_oim(0.5, "symmetric", steps=20)
-    learner = EpLearnerCircuit(chip, 3)
+    learner = make_learner(chip, 3)
     rng = np.random.default_rng(5)
     U = rng.normal(size=(2, 3, chip.n, 2))
     pixels = rng.random((2, 4))
-    base = learner._accumulate(U, pixels)["J0"]
+    base = learner.accumulate(U, pixels)["J0"]
     i, j = 1, 2  # hidden cell 1 and output cell 2 (cell index 5 + 2)
     others = [c for c in range(chip.n) if c not in (i, 5 + j)]
     V = U.copy()
     V[:, :, others] = rng.normal(size=V[:, :, others].shape)
-    assert learner._accumulate(V, pixels)["J0"][i, j] == base[i, j]
+    assert learner.accumulate(V, pixels)["J0"][i, j] == base[i, j]
     W = U.copy()
     W[:, :, i] += 0.3
-    assert learner._accumulate(W, pixels)["J0"][i, j] != base[i, j]
+    assert learner.accumulate(W, pixels)["J0"][i, j] != base[i, j]
 
 
 def test_written_couplings_stay_on_the_dac_grid_and_symmetric():
     chip = tiny_oim(0.5, "symmetric", steps=20)
-    learner = EpLearnerCircuit(chip, 3)
+    learner = make_learner(chip, 3)
     for _ in range(3):
         learner.train_batch(PIXELS, LABELS)
     d = chip.spec.couplings.dac

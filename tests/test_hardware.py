@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from device_models import adc, dac
-
 from thermochip.chip import Chip
 from thermochip.engine import simulate
 from thermochip.reference import reference_simulate

@@ -20,7 +20,6 @@ import dataclasses
 
 import numba
 import numpy as np
-
 import pytest
 
 import device_models

@@ -25,7 +25,7 @@ from thermochip.calibrate import add_arguments as calibrate_arguments
 from thermochip.calibrate import run as calibrate_run
 from thermochip.chip import Chip
 from thermochip.engine import Engine
-from thermochip.errors import IncompatibleModelError
+from thermochip.errors import IncompatibleModelError, SpecError
 from thermochip.learn import make_learner
 from thermochip.learn.onsager_machlup import (
     OmLearnerCircuit,
@@ -433,14 +433,24 @@ def test_resume_is_bit_exact(tmp_path, step, lr):
     assert np.array_equal(a.chip.J, a.chip.J.T)
 
 
-def test_learner_rejects_incompatible_chips():
-    spec = digits_spec()
-    import dataclasses
-    with pytest.raises(IncompatibleModelError, match="J2 > 0"):
-        OmLearnerCircuit(Chip.from_spec(dataclasses.replace(
-            spec, cells=dataclasses.replace(spec.cells, preset="seed000_double_well"))), 10)
-    with pytest.raises(IncompatibleModelError, match="adc"):
-        OmLearnerCircuit(Chip.from_spec(dataclasses.replace(spec, adc=None)), 10)
-    learner = OmLearnerCircuit(Chip.from_spec(spec), 10)
+def test_spec_check_refuses_chips_the_om_rule_cannot_use():
+    """The rule's requirements are checked once, when the spec loads, each with its path."""
+    import yaml
+    base = yaml.safe_load((ROOT / "examples/digits_om.yaml").read_text())
+    cases = [({"cells": {**base["cells"], "preset": "seed000_double_well"}},
+              "cells.params", "J2 > 0"),
+             ({"adc": None}, "adc", "reads trajectories through the ADC"),
+             ({"learner": {**base["learner"], "lr": [0.0, 0.1]}}, "learner.lr",
+              "one coupling layer"),
+             ({"cells": {"model": "oim", "n": 64}}, "cells", "linear drift")]
+    for change, path, message in cases:
+        with pytest.raises(SpecError) as info:
+            load_spec({**base, **change}, base_dir=ROOT / "examples")
+        assert any(p == path and message in m for p, m in info.value.problems), \
+            info.value.problems
+
+
+def test_learner_refuses_data_of_another_pixel_count():
+    learner = OmLearnerCircuit(Chip.from_spec(digits_spec()), 10)
     with pytest.raises(IncompatibleModelError, match="cells.n = 64, data has 784 pixels"):
         learner.infer(np.zeros((2, 784)))

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import copy
-import importlib.machinery
 import json
 import re
 import subprocess
 import sys
-import types
 from dataclasses import dataclass
 
 import pytest
 import yaml
 
-from thermochip import cli
+from thermochip import checks, cli
 from thermochip.errors import SpecError, ThermochipError
-from thermochip.spec import (AllToAll, ChipSpec, ConstantInit, EdgesInit, Interval,
-                             OneOf, Sparse, spec_field)
-from thermochip.spec_io import (MAX_ALIASES, build_dataclass, dump_spec, json_schema,
-                                load_spec, spec_to_dict, with_overrides)
+from thermochip.spec import (
+    AllToAll,
+    ChipSpec,
+    ConstantInit,
+    EdgesInit,
+    Interval,
+    OneOf,
+    Sparse,
+    spec_field,
+)
+from thermochip.spec_build import build_dataclass
+from thermochip.spec_io import dump_spec, load_spec, spec_to_dict, with_overrides
+from thermochip.spec_schema import json_schema
+from thermochip.spec_yaml import MAX_ALIASES
 from thermochip.units import parse_quantity
 
 MINIMAL = {"cells": {"model": "oim", "n": 4}, "integrator": {"dt": "1 ns", "steps": 10}}
@@ -322,10 +330,7 @@ def test_cross_section_checks_get_line_numbers(tmp_path, monkeypatch):
         seen["base_dir"] = base_dir
         return [("cells.n", "too many cells for this model"), ("", "a global remark")]
 
-    fake = types.ModuleType("thermochip.checks")
-    fake.spec_problems = spec_problems
-    fake.__spec__ = importlib.machinery.ModuleSpec("thermochip.checks", None)
-    monkeypatch.setitem(sys.modules, "thermochip.checks", fake)
+    monkeypatch.setattr(checks, "spec_problems", spec_problems)
     path = tmp_path / "chip.yaml"
     path.write_text("cells:\n  model: oim\n  n: 4\nintegrator: {dt: 1 ns, steps: 10}\n")
     with pytest.raises(SpecError) as info:
@@ -406,6 +411,45 @@ def test_om_learner_refuses_directed_chips():
     problems = dict(info.value.problems)
     assert problems["topology.feedforward"].endswith("set topology.feedforward: false")
     assert "cells" in problems
+
+
+EP_DIGITS = {"cells": {"model": "oim", "preset": "gower2025", "layers": [6, 10], "inputs": 64},
+             "topology": "layered", "integrator": {"dt": "1 ns", "steps": 10},
+             "adc": {"bits": 6, "mode": "iq", "sample_rate": "1 GHz"},
+             "data": {"dataset": "digits"}, "learner": {"rule": "ep"}}
+
+
+@pytest.mark.parametrize("rule", ["ep", "asymep", "dyadic"])
+def test_ep_rules_state_their_requirements_at_load(rule):
+    """Each rule's section declares what it needs; the spec check reports it by path."""
+    spec = {**EP_DIGITS, "learner": {"rule": rule}}
+    assert load_spec(spec).learner.rule == rule
+    cases = [({"cells": {**spec["cells"], "layers": [6, 4]}}, "cells.layers",
+              "one cell per class (10)"),
+             ({"cells": {**spec["cells"], "inputs": 10}}, "cells.inputs", "inputs: 64"),
+             ({"adc": {**spec["adc"], "mode": "phase"}}, "adc", "mode iq"),
+             ({"cells": {**spec["cells"], "params": {"shil_harmonic": 3}}}, "cells.params",
+              "shil_harmonic 2"),
+             ({"learner": {"rule": rule, "lr": [0.1, 0.2, 0.3]}}, "learner.lr", "1 or 2 values")]
+    for change, path, message in cases:
+        with pytest.raises(SpecError) as info:
+            load_spec({**spec, **change})
+        assert any(p == path and message in m for p, m in info.value.problems), \
+            (change, info.value.problems)
+    one_sided = {**spec, "learner": {"rule": rule, "estimator": "one_sided"}}
+    if rule == "ep":
+        load_spec(one_sided)
+    else:
+        with pytest.raises(SpecError, match="nudges with \\+beta and -beta"):
+            load_spec(one_sided)
+
+
+def test_learner_rules_are_the_registered_ones():
+    with pytest.raises(SpecError) as info:
+        load_spec({**EP_DIGITS, "learner": {"rule": "eqprop"}})
+    (path, message), = info.value.problems
+    assert path == "learner.rule"
+    assert "choices: asymep, dyadic, ep, om" in message
 
 
 # ---------------------------------------------------------------------------------------------

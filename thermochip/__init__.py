@@ -18,7 +18,8 @@ from thermochip.chip import Chip  # noqa: E402 (after the environment is set)
 from thermochip.engine import SimResult, simulate
 from thermochip.errors import IncompatibleModelError, NumericalError, SpecError, ThermochipError
 from thermochip.spec import ChipSpec
-from thermochip.spec_io import dump_spec, json_schema, load_spec
+from thermochip.spec_io import dump_spec, load_spec
+from thermochip.spec_schema import json_schema
 
 __all__ = ["Chip", "ChipSpec", "IncompatibleModelError", "NumericalError", "SimResult",
            "SpecError", "ThermochipError", "__version__", "dump_spec", "json_schema",

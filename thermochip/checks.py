@@ -11,6 +11,7 @@ import numpy as np
 
 import device_models
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, Sparse, ValuesInit
+from thermochip.spec_build import build_dataclass
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
 
 
@@ -21,7 +22,6 @@ def _choices(value: str, choices: list[str]) -> str:
 
 
 def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[str, str]]:
-    from thermochip.spec_io import build_dataclass
 
     out: list[tuple[str, str]] = []
     cells, topo = spec.cells, spec.topology
@@ -171,7 +171,7 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
-    return out + _directed_problems(spec) + _learner_problems(spec, model, params, layered, n)
+    return out + _learner_problems(spec, model, params)
 
 
 def directed_where(spec: ChipSpec) -> str:
@@ -179,52 +179,16 @@ def directed_where(spec: ChipSpec) -> str:
     return "couplings.asymmetric" if spec.couplings.asymmetric else "topology.feedforward"
 
 
-def _directed_problems(spec: ChipSpec) -> list[tuple[str, str]]:
-    """What cannot yet run on a directed chip (one device per direction)."""
-    if not spec.directed or getattr(spec.learner, "rule", None) != "om":
-        return []
-    where = directed_where(spec)
-    return [(where, f"learner rule om fits one coupling per reciprocal pair (J_ij = J_ji) and "
-                    f"needs reciprocal couplers; set {where}: false")]
-
-
 #: Pixels and classes of the data sets (all have 10 classes).
 DATA_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion_mnist": (784, 10)}
 
 
-def _learner_problems(spec: ChipSpec, model, params, layered: bool,
-                      n: int) -> list[tuple[str, str]]:
-    """What a learner needs of the chip and the data, caught at validation time (a learner
-    without data is fine for a chip driven from Python; ``thermochip run`` needs both)."""
-    learner, data = spec.learner, spec.data
-    if learner is None or data is None:
+def _learner_problems(spec: ChipSpec, model, params) -> list[tuple[str, str]]:
+    """What the learner's rule needs of the chip and the data (its section's
+    ``requirements``), caught at validation time; without a data section only the chip's
+    part is checked (a chip driven from Python)."""
+    if spec.learner is None or params is None:
         return []
-    pixels, classes = DATA_SHAPES[data.dataset]
-    out = []
-    if learner.rule in ("asymep", "dyadic") and learner.estimator == "one_sided":
-        out.append(("learner.estimator", f"{learner.rule} nudges with +beta and -beta; "
-                                         f"one_sided is for rule ep"))
-    if learner.rule != "om":
-        if not layered or spec.cells.inputs != pixels:
-            out.append(("cells.inputs", f"EP on {data.dataset} needs a layered chip with "
-                                        f"inputs: {pixels}"))
-        elif spec.cells.layers[-1] != classes:
-            out.append(("cells.layers", f"the last layer needs one cell per class ({classes})"))
-        elif len(learner.lr) not in (1, len(spec.cells.layers)):
-            out.append(("learner.lr", f"1 or {len(spec.cells.layers)} values (input couplers, "
-                                      f"then each pair of adjacent layers)"))
-        if spec.adc is None or (spec.adc.mode or model.readouts[0][0]) != model.readouts[0][0]:
-            out.append(("adc", f"EP reads the coupling channels: give an adc with mode "
-                               f"{model.readouts[0][0]}"))
-        refusal = params is not None and model.nudge_refusal(params)
-        if refusal:
-            out.append(("cells.params", refusal))
-    else:
-        if not model.affine_drift or layered or n != pixels:
-            out.append(("cells", f"OM learning on {data.dataset} needs {pixels} cells with a "
-                                 f"linear drift (softspin), one per pixel, not layered"))
-        elif params is not None and model.well_refusal(params):
-            out.append(("cells.params", f"OM learning {model.well_refusal(params)}"))
-        if spec.adc is None:
-            out.append(("adc", "OM learning reads trajectories through the ADC"))
-    return out
+    data = spec.data
+    shape = None if data is None else (data.dataset, *DATA_SHAPES[data.dataset])
+    return spec.learner.requirements(spec, model, params, shape)

@@ -24,8 +24,8 @@ from device_models import noise as device_noise
 from device_models.base import CellModel
 from thermochip.registers import DacParams, Devices, Register
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
+from thermochip.spec_build import model_params
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
-from thermochip.spec_io import model_params
 from thermochip.streams import chip_stream
 
 TWO_PI = 2 * np.pi

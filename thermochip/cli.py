@@ -50,7 +50,7 @@ def _add_schema(parser: argparse.ArgumentParser) -> None:
 
 def _run_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema (draft 2020-12) of chip spec files."""
-    from thermochip.spec_io import json_schema
+    from thermochip.spec_schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0

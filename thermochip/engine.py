@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from device_models import adc as adc_model
-from thermochip._kernels.filters import ar1
 from thermochip._kernels import args, kind_kernels
+from thermochip._kernels.filters import ar1
 from thermochip.chip import Chip
-from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks
-from thermochip.streams import replica_stream
 from thermochip.errors import NumericalError
+from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks
 from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
+from thermochip.streams import replica_stream
 
 #: Runs of fewer than SMALL_BATCH replicas on chips with at most SMALL_COUPLINGS coupling
 #: entries (over all blocks and delay lines) use one time loop per replica (couplings stay in

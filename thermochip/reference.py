@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 
 from device_models import carrier
-
 from thermochip.chip import Chip
 
 

@@ -13,8 +13,10 @@ integrated by Euler--Maruyama with sqrt(dt)-scaled increments, so the stationary
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Annotated, Any, Union
 
 # the constraint vocabulary is the device models' (a device declares its parameters with it)
 from device_models.params import NON_NEGATIVE, POSITIVE, Interval, OneOf, spec_field
@@ -345,7 +347,7 @@ class RunSpec:
 
 
 # ---------------------------------------------------------------------------------------------
-# learning: data (host side), the on-chip learner, training schedule
+# learning: data (host side), the on-chip learner (its section is its rule's), training schedule
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -373,103 +375,39 @@ class DataSpec:
                              check=OneOf(("unit", "signed")))
 
 
-@dataclass(frozen=True, kw_only=True)
-class WriteSpec:
-    """How a learner's update becomes DAC codes: straight to the b-bit codes (nearest or
-    stochastic rounding), or into a wider digital shadow register of `shadow_bits` whose top
-    bits drive the DAC (small updates accumulate instead of being rounded away). With
-    `step: adam` the learning rate is a step size in register units: each register moves by
-    about lr per write whatever the scale of its estimate."""
+class Variants:
+    """A tagged union whose variants plug in: each variant is a frozen dataclass whose first
+    field (``key``) defaults to its tag, registered by a module of ``package``. The package is
+    imported by name the first time the union is needed (as device models are discovered),
+    so the spec layer knows the variants without depending on the modules that declare
+    them."""
 
-    rounding: str = spec_field("stochastic", doc="rounding of each write",
-                               check=OneOf(("nearest", "stochastic")))
-    shadow_bits: int | None = spec_field(None, doc="bits of a digital shadow register "
-                                                   "(null: write the DAC codes directly)",
-                                         check=Interval(2, 32))
-    step: str = spec_field("sgd", doc="sgd: add -lr * estimate; adam: add -lr * m/(sqrt(v) + "
-                                      "1e-8), m and v running means of each register's "
-                                      "estimate and of its square, bias-corrected (Kingma & "
-                                      "Ba 2015), held in digital registers beside each DAC",
-                           check=OneOf(("sgd", "adam")))
-    mean_decay: float = spec_field(0.9, doc="adam: decay of the running mean m per write",
-                                   check=Interval(0, 1, hi_closed=False))
-    square_decay: float = spec_field(0.999, doc="adam: decay of the running mean square v "
-                                                "per write",
-                                     check=Interval(0, 1, hi_closed=False))
+    def __init__(self, key: str, package: str):
+        self.key, self.package = key, package
+        self._tags: dict[str, type] = {}
+        self._loaded = False
 
+    def register(self, cls: type) -> type:
+        first = dataclasses.fields(cls)[0]
+        if first.name != self.key:
+            raise TypeError(f"{cls.__name__}: a variant's first field must be {self.key!r}")
+        self._tags[first.default] = cls
+        return cls
 
-@dataclass(frozen=True, kw_only=True)
-class EpLearner:
-    """Equilibrium Propagation with per-coupler accumulators: a free phase, then nudged phases
-    (+beta; and -beta for symmetric/centered) from the free state; each phase's accumulator
-    time-averages the coupler's local term dV/dJ over the last `window` steps, sampled by the
-    ADC. Update: dJ = -(lr/beta)(a_beta - a_0) (one-sided) or -(lr/2beta)(a_+ - a_-); with
-    `write.step: adam`, -lr times the per-register adam ratio of that estimate."""
+    def tags(self) -> dict[str, type]:
+        """Tag -> variant class, every variant of the package registered."""
+        if not self._loaded:
+            self._loaded = True
+            importlib.import_module(self.package)
+        return dict(self._tags)
 
-    rule: str = "ep"
-    estimator: str = spec_field("symmetric", doc="one_sided: +beta only; symmetric and "
-                                                 "centered: +beta and -beta (asymep and "
-                                                 "dyadic: always centered)",
-                                check=OneOf(("one_sided", "symmetric", "centered")))
-    beta: float = spec_field(0.5, doc="nudge strength", check=POSITIVE)
-    free_steps: int = spec_field(20, doc="free-phase steps", check=Interval(1, None))
-    nudged_steps: int = spec_field(4, doc="steps of each nudged phase", check=Interval(1, None))
-    window: int = spec_field(1, doc="steps at the end of each phase the accumulators average "
-                                    "(one ADC sample per step)", check=Interval(1, None))
-    lr: list[float] = spec_field(default_factory=lambda: [0.05],
-                                 doc="learning rate per coupling layer (input->first, then "
-                                     "layer to layer); one value for all (write.step adam: "
-                                     "the step per write, in coupling units)")
-    lr_fields: float = spec_field(0.0, doc="learning rate of the field registers (h)",
-                                  check=NON_NEGATIVE)
-    lr_sync: float = spec_field(0.0, doc="learning rate of the second field's registers (oim: "
-                                         "the injection strength S, Gower's syncs; softspin: "
-                                         "a)", check=NON_NEGATIVE)
-    update_every: int = spec_field(20, doc="samples accumulated (run as replicas) before one "
-                                           "DAC write", check=Interval(1, None))
-    write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+    def tag_of(self, cls: type) -> str | None:
+        return next((tag for tag, c in self._tags.items() if c is cls), None)
 
 
-@dataclass(frozen=True, kw_only=True)
-class OmLearner:
-    """Onsager--Machlup residual learning (seed 000): from ADC samples of a trajectory,
-    residuals r_k = dx_k + mu grad V(x_k) dt; dL/db_i = sum r_i/(2kT),
-    dL/dJ_ij = sum (r_i x_j + r_j x_i)/(2kT). One phase, no equilibration."""
-
-    rule: str = "om"
-    trajectory_steps: int = spec_field(10, doc="samples K of each observed trajectory",
-                                       check=Interval(2, None))
-    spacing: int = spec_field(1, doc="engine steps between samples", check=Interval(1, None))
-    kT: float = spec_field(0.1, doc="temperature the residuals are scaled by", check=POSITIVE)
-    lr: list[float] = spec_field(default_factory=lambda: [0.01],
-                                 doc="learning rate per coupling layer; one value for all")
-    lr_fields: float = spec_field(0.01, doc="learning rate of the per-class biases",
-                                  check=NON_NEGATIVE)
-    update_every: int = spec_field(20, doc="samples per DAC write", check=Interval(1, None))
-    write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
-
-
-@dataclass(frozen=True, kw_only=True)
-class AsymEpLearner(EpLearner):
-    """AsymEP (Scurria et al. 2026, seed 002) for non-reciprocal chips: the EP phases, with the
-    nudged phases (always +beta and -beta) adding -2A(s - s0) to each cell's drive, A the
-    antisymmetric part of the coupling Jacobian at the free state s0 (from the chip's own
-    couplers); lambda = (s+ - s-)/2beta; each coupler's update is the local form of
-    dC/dtheta = -lambda^T dF/dtheta. Equals centered EP on a reciprocal chip."""
-
-    rule: str = "asymep"
-
-
-@dataclass(frozen=True, kw_only=True)
-class DyadicEpLearner(EpLearner):
-    """Dyadic EP (seed 002): after the free phase, every sample runs on twin copies
-    s+- = m +- d of the chip, nudged by +beta and -beta and coupled by -2A(m)(s - m) at their
-    live midpoint m (no held free state); lambda = d/beta. Same update as asymep."""
-
-    rule: str = "dyadic"
-
-
-Learner = Union[EpLearner, AsymEpLearner, DyadicEpLearner, OmLearner]
+#: The on-chip learners' sections, one per rule (``thermochip/learn/<rule>.py``).
+LEARNERS = Variants("rule", "thermochip.learn")
+LearnerSection = Annotated[Any, LEARNERS]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -499,7 +437,8 @@ class ChipSpec:
     adc: AdcSpec | None = spec_field(None, doc="sampling ADC (null: no sampling)")
     run: RunSpec = spec_field(default_factory=RunSpec, doc="replicas, seed, precision")
     data: DataSpec | None = spec_field(None, doc="data set (thermochip run)")
-    learner: Learner | None = spec_field(None, doc="on-chip learner (thermochip run)")
+    learner: LearnerSection | None = spec_field(None, doc="on-chip learner (thermochip run): "
+                                                          "rule ep, asymep, dyadic or om")
     train: TrainSpec = spec_field(default_factory=TrainSpec, doc="training schedule")
 
     @property
@@ -520,8 +459,6 @@ class ChipSpec:
 #: Tagged unions: the YAML ``kind`` value picks the class.
 UNION_TAGS: dict[Any, dict[str, type]] = {
     Topology: {"all_to_all": AllToAll, "layered": Layered, "sparse": Sparse},
-    Learner: {"ep": EpLearner, "asymep": AsymEpLearner, "dyadic": DyadicEpLearner,
-              "om": OmLearner},
     InitialState: {"uniform": UniformState, "constant": ConstantState, "normal": NormalState},
     CouplingInit: {"random": RandomInit, "constant": ConstantInit, "edges": EdgesInit,
                    "values": ValuesInit, "file": FileInit},

@@ -30,7 +30,8 @@ import yaml
 from thermochip.errors import SpecError, ThermochipError
 from thermochip.progress import progress_bar
 from thermochip.results import atomic_path
-from thermochip.spec_io import SpecLoader, load_spec, with_overrides
+from thermochip.spec_io import load_spec, with_overrides
+from thermochip.spec_yaml import SpecLoader
 
 #: Result columns after the swept fields, in ``results.csv`` order.
 RESULT_COLUMNS = ("seed", "test_accuracy", "train_accuracy", "seconds", "point_id",

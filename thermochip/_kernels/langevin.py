@@ -45,8 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from device_models.carrier import rotate
-from thermochip._kernels.dispatch import (cell_force, channel, channel_deriv, coupling_force,
-                                          readout)
+from thermochip._kernels.dispatch import cell_force, channel, channel_deriv, coupling_force, readout
 from thermochip._kernels.jit import kernel, prange, reduction, scalar
 from thermochip._kernels.rng import normal_as
 

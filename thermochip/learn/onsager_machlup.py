@@ -32,17 +32,72 @@ All physics comes from the device model (``model.local_force``, ``model.coupling
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from device_models import dac
+from device_models.params import NON_NEGATIVE, POSITIVE, Interval, spec_field
+from thermochip.checks import directed_where
 from thermochip.chip import Chip
 from thermochip.engine import Engine
-from thermochip.streams import derived_seed, rng_blob, set_rng_blob
 from thermochip.errors import IncompatibleModelError, ThermochipError
-from thermochip.learn.base import AbstractLearner, DacWriter
-from thermochip.spec import Layered, OmLearner
+from thermochip.learn.base import AbstractLearner
+from thermochip.learn.rules import register_rule
+from thermochip.learn.writers import DacWriter, WriteSpec
+from thermochip.spec import Layered
+from thermochip.streams import derived_seed, rng_blob, set_rng_blob
 
 __all__ = ["OmLearnerCircuit", "action", "class_actions", "om_gradients", "residuals"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the rule: its spec section and what it needs
+
+
+@dataclass(frozen=True, kw_only=True)
+class OmLearner:
+    """Onsager--Machlup residual learning (seed 000): from ADC samples of a trajectory,
+    residuals r_k = dx_k + mu grad V(x_k) dt; dL/db_i = sum r_i/(2kT),
+    dL/dJ_ij = sum (r_i x_j + r_j x_i)/(2kT). One phase, no equilibration."""
+
+    rule: str = "om"
+    trajectory_steps: int = spec_field(10, doc="samples K of each observed trajectory",
+                                       check=Interval(2, None))
+    spacing: int = spec_field(1, doc="engine steps between samples", check=Interval(1, None))
+    kT: float = spec_field(0.1, doc="temperature the residuals are scaled by", check=POSITIVE)
+    lr: list[float] = spec_field(default_factory=lambda: [0.01],
+                                 doc="learning rate per coupling layer; one value for all")
+    lr_fields: float = spec_field(0.01, doc="learning rate of the per-class biases",
+                                  check=NON_NEGATIVE)
+    update_every: int = spec_field(20, doc="samples per DAC write", check=Interval(1, None))
+    write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+
+    def requirements(self, spec, model, params, data_shape) -> list[tuple[str, str]]:
+        """One cell with a linear drift and a well per pixel, read through the ADC, one
+        reciprocal coupling per pair (see :class:`OmLearnerCircuit`)."""
+        out = []
+        layered = isinstance(spec.topology, Layered)
+        if data_shape is not None and (not model.affine_drift or layered
+                                       or spec.n_cells != data_shape[1]):
+            out.append(("cells", f"OM learning on {data_shape[0]} needs {data_shape[1]} cells "
+                                 f"with a linear drift (softspin), one per pixel, not layered"))
+        elif not model.affine_drift or layered:
+            out.append(("cells", "OM learning needs cells with a linear drift (softspin), one "
+                                 "per pixel, not layered"))
+        elif model.well_refusal(params):
+            out.append(("cells.params", f"OM learning {model.well_refusal(params)}"))
+        if spec.adc is None:
+            out.append(("adc", "OM learning reads trajectories through the ADC"))
+        if len(self.lr) != 1:
+            out.append(("learner.lr", f"the OM classifier has one coupling layer, give one "
+                                      f"value; got {len(self.lr)}"))
+        if spec.directed:
+            where = directed_where(spec)
+            out.append((where, f"learner rule om fits one coupling per reciprocal pair "
+                               f"(J_ij = J_ji) and needs reciprocal couplers; set {where}: "
+                               f"false"))
+        return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -159,16 +214,17 @@ class OmLearnerCircuit(AbstractLearner):
     """Onsager--Machlup classifier with per-class wells on a soft-spin chip.
 
     **Chip.** The cells are the pixels: ``cells.n`` must equal the number of inputs P, and the
-    cells must be soft spins with ``J2 > 0`` so that each cell has a well (otherwise
-    :class:`~thermochip.errors.IncompatibleModelError`). The learner reads the chip only
-    through its ADC (an ``adc`` section is required).
+    cells must have a linear drift and a well a field can centre (soft spins with ``J2 > 0``;
+    :meth:`OmLearner.requirements`, checked when the spec loads). The learner reads the chip
+    only through its ADC.
 
     **Observation phase** (one phase, no equilibration). For each sample the host's input DACs
-    drive each cell's field ``b_i = -2 J2 u_i`` with ``u = 2 * pixel - 1`` (a well centred on
-    the data; the drive is rounded to the fields-DAC grid), the cells start at ``u``, and the
-    chip runs ``trajectory_steps * spacing`` steps with its own noise; the ADC samples every
-    ``spacing`` steps, giving K = ``trajectory_steps`` samples and K - 1 residuals at
-    ``dt_s = spacing * dt``. ``update_every`` samples run at once as replicas.
+    drive each cell's field ``b_i = -2 J2 u_i`` (the model's ``well_field``) with
+    ``u = 2 * pixel - 1`` (a well centred on the data; the drive is rounded to the fields-DAC
+    grid), the cells start at ``u``, and the chip runs ``trajectory_steps * spacing`` steps
+    with its own noise; the ADC samples every ``spacing`` steps, giving
+    K = ``trajectory_steps`` samples and K - 1 residuals at ``dt_s = spacing * dt``.
+    ``update_every`` samples run at once as replicas.
 
     **Registers.** Per-class bias registers ``B`` (class, cell): digital registers on the
     fields-DAC grid (``fields.dac``), written with ``learner.write`` (rounding, optional shadow
@@ -211,24 +267,6 @@ class OmLearnerCircuit(AbstractLearner):
     def __init__(self, chip: Chip, n_classes: int):
         spec = chip.spec
         cfg = spec.learner
-        if not isinstance(cfg, OmLearner):
-            raise IncompatibleModelError("OmLearnerCircuit needs learner: {rule: om}")
-        if not chip.model.affine_drift:
-            raise IncompatibleModelError(f"learner 'om' needs cells whose drift is linear in "
-                                         f"the couplings and fields (softspin); got "
-                                         f"cells.model {chip.model.name!r}")
-        refusal = chip.model.well_refusal(chip.params)
-        if refusal:
-            raise IncompatibleModelError(f"learner 'om' {refusal}")
-        if isinstance(spec.topology, Layered):
-            raise IncompatibleModelError("learner 'om' uses the pixels as cells: use topology "
-                                         "all_to_all or sparse with cells.n = pixels, not layered")
-        if spec.adc is None:
-            raise IncompatibleModelError("learner 'om' reads trajectories through the ADC: add "
-                                         "an adc section (mode: value)")
-        if len(cfg.lr) != 1:
-            raise IncompatibleModelError(f"learner.lr: the OM classifier has one coupling "
-                                         f"layer, give one value; got {len(cfg.lr)}")
         self.chip, self.cfg, self.model = chip, cfg, chip.model
         self.n_classes = int(n_classes)
         self.p64 = chip.model.to_kernel(chip.params, np.float64)
@@ -281,7 +319,8 @@ class OmLearnerCircuit(AbstractLearner):
             m = min(B, n - start)
             u = np.zeros((B, chip.n))
             u[:m] = 2.0 * pixels[start:start + m] - 1.0
-            codes, _ = dac.to_codes(self.model.well_field(chip.params, u), fd.bits, fd.full_scale, "nearest")
+            codes, _ = dac.to_codes(self.model.well_field(chip.params, u), fd.bits,
+                                    fd.full_scale, "nearest")
             drive = dac.to_values(codes, fd.bits, fd.full_scale)
             r = engine.run(self.steps, x0=u, h_ext=drive, sample_steps=self.sample_steps,
                            energy_every=0)
@@ -360,3 +399,6 @@ class OmLearnerCircuit(AbstractLearner):
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name in ("bias", "coupling"):
             getattr(self, f"{name}_writer").load_state_dict(name, state)
+
+
+RULE = register_rule(OmLearner, OmLearnerCircuit)

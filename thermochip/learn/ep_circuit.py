@@ -1,0 +1,313 @@
+r"""Equilibrium Propagation on the chip: the circuit the EP rules share (``ep``, ``asymep``,
+``dyadic``; each rule module supplies its estimator).
+
+Phases (a global phase signal switches the nudge circuit on the output cells):
+
+1. **free**: inputs drive the first layer through the input couplers; the chip runs
+   ``free_steps``;
+2. **nudged** with +beta (and -beta for the symmetric / centered estimators), each started
+   from the free state: the output loss l = 1/2 (readout - y)^2, y = +1 for the label's output
+   cell and -1 for the others, is added to V as a field change (the model's ``nudge``; oim:
+   dh = beta y, dS = -beta/2; softspin: db = -beta y, da = beta), for ``nudged_steps``.
+
+In each phase, every coupler's accumulator time-averages its local term dV/dJ_ij (the model's
+pair term; oim: -(I_i I_j + Q_i Q_j); softspin: x_i x_j) over the ADC samples of the last
+``window`` steps, and over the ``update_every`` samples of the batch (run as replicas); input
+couplers average pixel_p * dV/dh_i, field registers dV/dh_i. The estimator turns the
+accumulators into an estimate of dL/dtheta; the update -lr * estimate is written through the
+DACs (:mod:`thermochip.learn.writers`).
+
+With noise, time averages over a phase estimate E_{p_beta}[dV/dtheta], and the difference is
+the exact gradient of the free-energy difference for any finite beta (Litman 2025, seed 001).
+Scellier & Bengio 2017; Laborieux et al. 2021 (symmetric nudging); Gower 2025 (OIM form).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+from device_models.params import NON_NEGATIVE, POSITIVE, Interval, OneOf, spec_field
+from thermochip.chip import Chip
+from thermochip.engine import Engine
+from thermochip.learn.base import AbstractLearner
+from thermochip.learn.writers import DacWriter, WriteSpec
+from thermochip.spec import ChipSpec, Layered
+from thermochip.streams import derived_seed, rng_blob, set_rng_blob
+
+
+@dataclass(frozen=True, kw_only=True)
+class EpSection:
+    """The fields every EP rule's spec section has (each rule's section names its rule)."""
+
+    rule: str
+    estimator: str = spec_field("symmetric", doc="one_sided: +beta only; symmetric and "
+                                                 "centered: +beta and -beta (asymep and "
+                                                 "dyadic: always centered)",
+                                check=OneOf(("one_sided", "symmetric", "centered")))
+    beta: float = spec_field(0.5, doc="nudge strength", check=POSITIVE)
+    free_steps: int = spec_field(20, doc="free-phase steps", check=Interval(1, None))
+    nudged_steps: int = spec_field(4, doc="steps of each nudged phase", check=Interval(1, None))
+    window: int = spec_field(1, doc="steps at the end of each phase the accumulators average "
+                                    "(one ADC sample per step)", check=Interval(1, None))
+    lr: list[float] = spec_field(default_factory=lambda: [0.05],
+                                 doc="learning rate per coupling layer (input->first, then "
+                                     "layer to layer); one value for all (write.step adam: "
+                                     "the step per write, in coupling units)")
+    lr_fields: float = spec_field(0.0, doc="learning rate of the field registers (h)",
+                                  check=NON_NEGATIVE)
+    lr_sync: float = spec_field(0.0, doc="learning rate of the second field's registers (oim: "
+                                         "the injection strength S, Gower's syncs; softspin: "
+                                         "a)", check=NON_NEGATIVE)
+    update_every: int = spec_field(20, doc="samples accumulated (run as replicas) before one "
+                                           "DAC write", check=Interval(1, None))
+    write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+
+
+def ep_problems(section: EpSection, spec: ChipSpec, model, params,
+                data_shape: tuple[str, int, int] | None) -> list[tuple[str, str]]:
+    """What every EP rule needs: a layered chip with inputs (the data's pixels, one output
+    cell per class), a learning rate per coupling layer, an ADC reading the coupling channels,
+    cells that take the nudge. ``data_shape``: (data set, pixels, classes), or None."""
+    out = []
+    cells, rule = spec.cells, section.rule
+    layered = isinstance(spec.topology, Layered)
+    if data_shape is not None:
+        dataset, pixels, classes = data_shape
+        if not layered or cells.inputs != pixels:
+            out.append(("cells.inputs", f"EP on {dataset} needs a layered chip with inputs: "
+                                        f"{pixels}"))
+        elif cells.layers[-1] != classes:
+            out.append(("cells.layers", f"the last layer needs one cell per class ({classes})"))
+    elif not layered or cells.inputs < 1:
+        out.append(("topology", f"learner {rule} needs a layered chip with inputs (topology: "
+                                f"layered, cells.inputs)"))
+    if layered and cells.layers and len(section.lr) not in (1, len(cells.layers)):
+        out.append(("learner.lr", f"1 or {len(cells.layers)} values (input couplers, then "
+                                  f"each pair of adjacent layers)"))
+    if spec.adc is None or (spec.adc.mode or model.readouts[0][0]) != model.readouts[0][0]:
+        out.append(("adc", f"EP reads the coupling channels: give an adc with mode "
+                           f"{model.readouts[0][0]}"))
+    refusal = model.nudge_refusal(params)
+    if refusal:
+        out.append(("cells.params", refusal))
+    return out
+
+
+class AbstractEstimator(abc.ABC):
+    """How an EP rule runs the nudged phases and turns them into an estimate of dL/dtheta."""
+
+    @abc.abstractmethod
+    def betas(self, section: EpSection) -> tuple[float, ...]:
+        """The nudges of the nudged phases (run side by side as replicas)."""
+
+    @abc.abstractmethod
+    def gradient(self, circuit: EpCircuit, pixels: np.ndarray,
+                 labels: np.ndarray) -> dict[str, np.ndarray]:
+        """The estimate of dL/dtheta for every register (see :meth:`EpCircuit.gradient`)."""
+
+    @abc.abstractmethod
+    def coupler_terms(self, circuit: EpCircuit, ch: np.ndarray) -> dict[str, np.ndarray]:
+        """Each coupler register's accumulator from channel samples ch (channel, sample,
+        cell)."""
+
+
+class EpCircuit(AbstractLearner):
+    """EP accumulators next to every coupler of a layered chip (see the module docstring),
+    with the phases and update of ``estimator``."""
+
+    def __init__(self, chip: Chip, n_classes: int, estimator: AbstractEstimator):
+        spec = chip.spec
+        cfg: EpSection = spec.learner
+        self.chip, self.cfg, self.model, self.estimator = chip, cfg, chip.model, estimator
+        self.n_classes = n_classes
+        self.out = slice(chip.n - n_classes, chip.n)
+        n_layers = len(spec.cells.layers)
+        self.lr_layers = list(cfg.lr) * (n_layers if len(cfg.lr) == 1 else 1)
+        self.blocks = coupler_blocks(chip)
+        self.p64 = chip.model.to_kernel(chip.params, np.float64)
+        self.train_engine = Engine(chip, replicas=cfg.update_every)
+        # the nudged phases of a batch run side by side: +beta on replicas 0..B-1 and, for the
+        # symmetric estimators, -beta on B..2B-1 (one call, twice the parallel work)
+        self.betas = estimator.betas(cfg)
+        self.nudge_engine = Engine(chip, replicas=len(self.betas) * cfg.update_every,
+                                   seed=derived_seed(spec.run.seed, "nudge"))
+        self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
+                                  seed=derived_seed(spec.run.seed, "eval"))
+        registers, w = chip.registers, cfg.write
+        self.writers = {name: DacWriter(reg.codes, reg.dac.bits, reg.dac.full_scale, w, chip.rng)
+                        for name, reg in (("coupling", registers.couplings),
+                                          ("input", registers.inputs),
+                                          ("field", registers.fields))}
+
+    # -- the phases ----------------------------------------------------------------------------
+    def phase(self, engine: Engine, steps: int, x0, h_ext, correction=None):
+        """Run one phase; return the final state (for the next phase's start, inside the chip)
+        and the ADC channel samples (replica, sample, cell, channel) of its last window."""
+        window = min(self.cfg.window, steps)
+        samples = np.arange(steps - window + 1, steps + 1)
+        r = engine.run(steps, x0=x0, h_ext=h_ext, sample_steps=samples, energy_every=0,
+                       correction=correction)
+        return r.x, r.adc_values
+
+    def free(self, pixels: np.ndarray):
+        """The free phase of ``pixels``: (input field, final state, ADC samples)."""
+        engine = self.train_engine
+        h_in = self.chip.input_field(pixels)
+        x_free, U_free = self.phase(engine, self.cfg.free_steps, engine.initial_state(), h_in)
+        return h_in, x_free, U_free
+
+    def nudged(self, x_free, h_in, target, correction=None) -> list[np.ndarray]:
+        """The ADC samples of each nudged phase (one per beta of :attr:`betas`), all started
+        from the free state ``x_free`` and run as one call of the nudge engine."""
+        n = len(self.betas)
+        h = np.concatenate([self.nudged_fields(h_in, b, target) for b in self.betas], axis=1)
+        _, U = self.phase(self.nudge_engine, self.cfg.nudged_steps,
+                          np.concatenate([x_free] * n), h, correction)
+        return np.split(U, n)
+
+    def targets(self, labels: np.ndarray) -> np.ndarray:
+        """(sample, class) output targets: +1 for the label's cell, -1 for the others."""
+        target = -np.ones((len(labels), self.n_classes))
+        target[np.arange(len(labels)), labels] = 1.0
+        return target
+
+    def nudged_fields(self, h_in: np.ndarray, beta: float, target: np.ndarray) -> np.ndarray:
+        """(field, replica, cell) field changes of a nudged phase: the inputs' field plus the
+        output nudge circuit's change of both fields (adds beta * loss to V)."""
+        df0, df1 = self.model.nudge(self.p64, beta, target)
+        h = np.zeros((2,) + h_in.shape)
+        h[0] = h_in
+        h[0][:, self.out] += df0
+        h[1][:, self.out] = df1
+        return h
+
+    # -- the accumulators ----------------------------------------------------------------------
+    def accumulate(self, U: np.ndarray, pixels: np.ndarray) -> dict[str, np.ndarray]:
+        """Accumulators of one phase from its ADC samples U (replica, sample, cell, channel):
+        the time and batch average of each register's local term."""
+        return self._registers(self._local_terms(U), pixels)
+
+    def contrast(self, U_a, U_b, pixels: np.ndarray, scale: float) -> dict[str, np.ndarray]:
+        """scale * (accumulators of phase a - those of phase b). The field and input registers'
+        accumulators are linear in the cells' field terms, so the difference is taken there
+        first: one (input x replica x cell) product, not two."""
+        a, b = self._local_terms(U_a), self._local_terms(U_b)
+        return self._registers({k: scale * (a[k] - b[k]) for k in a}, pixels)
+
+    def _local_terms(self, U: np.ndarray) -> dict[str, np.ndarray]:
+        """The coupler accumulators and ``g`` (field, replica, cell), each cell's time-averaged
+        dV/df_k, of one phase's ADC samples U (replica, sample, cell, channel)."""
+        model, p = self.model, self.p64
+        B, S = U.shape[:2]
+        terms = self.estimator.coupler_terms(
+            self, np.moveaxis(U.reshape(B * S, self.chip.n, -1), -1, 0))
+        ch = np.moveaxis(U, -1, 0)                    # (channel, replica, sample, cell)
+        terms["g"] = np.stack([model.field_grad_ch(p, ch, k).mean(axis=1) for k in (0, 1)])
+        return terms
+
+    def _registers(self, terms: dict[str, np.ndarray], pixels: np.ndarray):
+        """Local terms -> register accumulators: ``g`` becomes the input couplers' batch mean
+        of pixel_p dV/dh_i and the field registers' of dV/dh_i (``h``) and dV/df1_i (``S``,
+        the second field whatever the model calls it)."""
+        g = terms.pop("g")
+        first = self.chip.spec.cells.layers[0]
+        # at the pixels' precision (float32 data: half the time of the largest product)
+        terms["input"] = pixels.T @ (g[0, :, :first] / g.shape[1]).astype(pixels.dtype)
+        terms["h"], terms["S"] = g.mean(axis=1)
+        return terms
+
+    # -- the update ----------------------------------------------------------------------------
+    def gradient(self, pixels: np.ndarray, labels: np.ndarray) -> dict[str, np.ndarray]:
+        """The estimate of dL/dtheta for every register, batch-averaged: the coupler blocks
+        of :func:`coupler_blocks`, ``input`` (input, first-layer cell), ``h`` and ``S``
+        (cell,)."""
+        return self.estimator.gradient(self, pixels, labels)
+
+    def train_batch(self, pixels: np.ndarray, labels: np.ndarray, lr_scale: float = 1.0) -> None:
+        self._write(self.gradient(pixels, labels), lr_scale)
+
+    def _write(self, grad: dict[str, np.ndarray], lr_scale: float) -> None:
+        """Apply -lr * gradient to every register through its DAC."""
+        chip, registers, writers = self.chip, self.chip.registers, self.writers
+        codes = chip.J_codes.copy()
+        for name, (r0, r1, c0, c1) in self.blocks.items():
+            index = (slice(r0, r1), slice(c0, c1))
+            new = writers["coupling"].apply(codes, grad[name] * chip.mask[index], index,
+                                            scale=-lr_scale * self.lr_layers[1 + int(name[1:])])
+            codes[index] = new
+            if not chip.directed:  # one device per coupler: the mirror is the same
+                codes[c0:c1, r0:r1] = new.T
+        registers.couplings.write(codes, self.blocks.values())
+        registers.inputs.write(writers["input"].apply(chip.input_codes, grad["input"],
+                                                      scale=-lr_scale * self.lr_layers[0]))
+        rates = ((0, "h", self.cfg.lr_fields), (1, "S", self.cfg.lr_sync))
+        if any(lr > 0 for _, _, lr in rates):
+            fcodes = chip.field_codes.copy()
+            for k, name, lr in rates:
+                if lr > 0:
+                    fcodes[k] = writers["field"].apply(fcodes, grad[name], k,
+                                                       scale=-lr_scale * lr)
+            registers.fields.write(fcodes)
+
+    # -- read-out ------------------------------------------------------------------------------
+    def infer(self, pixels: np.ndarray) -> np.ndarray:
+        """Mean output ADC codes of the first read-out channel over the free phase's window."""
+        engine = self.eval_engine
+        B = engine.B
+        n = len(pixels)
+        padded = np.zeros((B, pixels.shape[1]))
+        padded[:n] = pixels
+        window = min(self.cfg.window, self.cfg.free_steps)
+        samples = np.arange(self.cfg.free_steps - window + 1, self.cfg.free_steps + 1)
+        r = engine.run(self.cfg.free_steps, x0=engine.initial_state(),
+                       h_ext=self.chip.input_field(padded), sample_steps=samples,
+                       energy_every=0)
+        return r.adc_codes[:n, :, self.out, 0].mean(axis=1)
+
+    def registers(self) -> dict[str, np.ndarray]:
+        return {}  # every register EP learns is a chip register
+
+    def load_registers(self, registers: dict[str, np.ndarray]) -> None:
+        pass
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {"chip_rng": rng_blob(self.chip.rng),
+                 "train_engine": self.train_engine.state_blob(),
+                 "nudge_engine": self.nudge_engine.state_blob(),
+                 "eval_engine": self.eval_engine.state_blob()}
+        for register in self.chip.registers.all():
+            state.update(register.state_dict())
+        for name, writer in self.writers.items():
+            state.update(writer.state_dict(name))
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        set_rng_blob(self.chip.rng, state["chip_rng"])
+        for register in self.chip.registers.all():
+            register.load_state_dict(state)
+        self.train_engine.load_state_blob(state["train_engine"])
+        self.nudge_engine.load_state_blob(state["nudge_engine"])
+        self.eval_engine.load_state_blob(state["eval_engine"])
+        for name, writer in self.writers.items():
+            writer.load_state_dict(name, state)
+
+
+def coupler_blocks(chip: Chip) -> dict[str, tuple[int, int, int, int]]:
+    """The coupler registers of a layered chip, by name: ``J{k}`` the block (r0, r1, c0, c1)
+    between layers k and k+1 with rows in layer k (one device per reciprocal pair, or on a
+    directed chip the devices that drive layer k from layer k+1), and on a directed chip
+    ``F{k}``, rows in layer k+1 (the devices that drive layer k+1 from layer k); blocks
+    without devices (the backward ones of a feed-forward chip) are left out."""
+    blocks = {}
+    s = np.cumsum([0] + list(chip.spec.cells.layers))
+    for k, (r0, r1, c1) in enumerate(zip(s[:-2], s[1:-1], s[2:])):
+        c0 = r1
+        if not chip.directed or chip.mask[r0:r1, c0:c1].any():
+            blocks[f"J{k}"] = (r0, r1, c0, c1)
+        if chip.directed and chip.mask[c0:c1, r0:r1].any():
+            blocks[f"F{k}"] = (c0, c1, r0, r1)
+    return blocks
