@@ -41,15 +41,14 @@ RUNS = {
 
 def one_run(spec_path: str, overrides: dict, epochs: int | None) -> dict:
     """Train in this process and return the summary plus peak memory."""
-    from thermochip.run import train_and_evaluate
     from thermochip.spec_io import load_spec, with_overrides
+    from thermochip.training import train
 
     data = yaml.safe_load((ROOT / spec_path).read_text())
     for key, value in overrides.items():
         data = with_overrides(data, key, value)
-    result, _, _ = train_and_evaluate(load_spec(data), base_dir=ROOT / "examples",
-                                      epochs=epochs, progress=True,
-                                      log=lambda s: print(s, file=sys.stderr, flush=True))
+    result = train(load_spec(data), base_dir=ROOT / "examples", epochs=epochs, progress=True,
+                   log=lambda s: print(s, file=sys.stderr, flush=True))
     summary = result.summary()
     summary["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return summary

@@ -21,10 +21,21 @@ import yaml
 
 from thermochip import cli
 from thermochip import export as ex
-from thermochip import run as run_module
 from thermochip.chip import Chip
 from thermochip.errors import ThermochipError
+from thermochip.export import c_header, folders, json_file, verilog_hex
+from thermochip.export.model import (
+    COMPANION_H5,
+    FORMAT_VERSION,
+    MANIFEST,
+    ORDER,
+    ORDER_DIRECTED,
+    Export,
+)
+from thermochip.results import save_run
+from thermochip.simulation import run_simulation
 from thermochip.spec_io import load_spec, with_overrides
+from thermochip.training import train
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -44,7 +55,6 @@ def runs(tmp_path_factory):
     """Small results files: a layered EP run (quickstart), a soft-spin OM run with a learner
     register (digits_om) and a sparse simulate run (oim_maxcut)."""
     from thermochip._kernels.jit import get_num_threads, set_num_threads
-    from thermochip.simulate import run_simulation
 
     saved = get_num_threads()
     set_num_threads(1)  # tiny chips: one thread (see conftest.one_thread)
@@ -52,10 +62,8 @@ def runs(tmp_path_factory):
         d = tmp_path_factory.mktemp("runs")
         paths = {}
         for name in ("quickstart", "digits_om"):
-            result, chip, learner = run_module.train_and_evaluate(small_spec(name),
-                                                                  base_dir=EXAMPLES)
             paths[name] = d / f"{name}.h5"
-            run_module.save_run(paths[name], result, chip, learner)
+            save_run(paths[name], train(small_spec(name), base_dir=EXAMPLES))
         paths["maxcut"] = d / "maxcut.h5"
         run_simulation(EXAMPLES / "oim_maxcut.yaml", paths["maxcut"], steps=10, replicas=2)
     finally:
@@ -171,8 +179,7 @@ def test_eval_only_from_export_reproduces_accuracy(runs, tmp_path, run, fmt):
     out = out_path(tmp_path, fmt)
     ex.write_export(runs[run], fmt, out)
     spec = small_spec(run)
-    scores = [run_module.train_and_evaluate(spec, base_dir=EXAMPLES, couplings=path,
-                                            eval_only=True)[0].test
+    scores = [train(spec, base_dir=EXAMPLES, couplings=path, eval_only=True).test
               for path in (runs[run], out)]
     assert scores[0].accuracy == scores[1].accuracy
     assert np.array_equal(scores[0].confusion, scores[1].confusion)
@@ -205,7 +212,6 @@ DIRECTED_SPECS = {
 @pytest.fixture(scope="module")
 def directed_runs(tmp_path_factory):
     from thermochip._kernels.jit import get_num_threads, set_num_threads
-    from thermochip.simulate import run_simulation
 
     saved = get_num_threads()
     set_num_threads(1)
@@ -240,7 +246,7 @@ def test_directed_export_import_bit_exact(directed_runs, tmp_path, run, fmt):
     out = out_path(tmp_path, fmt)
     ex.write_export(src, fmt, out)
     d = ex.load_export(out)
-    assert d["directed"] is True and d["order"] == ex.ORDER_DIRECTED
+    assert d["directed"] is True and d["order"] == ORDER_DIRECTED
     m = d["matrices"]
     assert (d["layers"] is None) == (run == "asymmetric")
     if d["layers"] is not None:
@@ -285,7 +291,7 @@ def test_directed_marker_in_every_format(directed_runs, tmp_path):
     assert "#define TC_DIRECTED 1" in (tmp_path / "x.h").read_text()
     ex.write_export(src, "hex", tmp_path / "hex")
     assert "// directed: true" in (tmp_path / "hex" / "W1_back.hex").read_text()
-    assert json.loads((tmp_path / "hex" / ex.MANIFEST).read_text())["directed"] is True
+    assert json.loads((tmp_path / "hex" / MANIFEST).read_text())["directed"] is True
     ex.write_export(src, "json", tmp_path / "x.json")
     assert json.loads((tmp_path / "x.json").read_text())["directed"] is True
     ex.write_export(src, "h5", tmp_path / "x.h5")
@@ -299,7 +305,7 @@ def test_reciprocal_exports_carry_no_directed_key(runs, tmp_path, run):
         out = out_path(tmp_path / fmt, fmt)
         ex.write_export(runs[run], fmt, out)
         d = ex.load_export(out)
-        assert d["directed"] is False and d["order"] == ex.ORDER
+        assert d["directed"] is False and d["order"] == ORDER
         text = "".join(p.read_text(errors="replace") for p in
                        (sorted(out.iterdir()) if out.is_dir() else [out])
                        if p.suffix not in (".h5",))
@@ -337,18 +343,18 @@ def test_reciprocal_results_with_directed_codes_are_refused(runs, tmp_path):
     (8, -128, "80"), (10, -1, "3ff"), (10, 511, "1ff"), (10, -511, "201"), (10, -2, "3fe"),
     (4, -7, "9"), (4, 7, "7"), (12, -1, "fff"), (16, -32767, "8001")])
 def test_twos_complement_words(bits, code, word):
-    assert ex.to_word(code, bits) == word
+    assert verilog_hex.to_word(code, bits) == word
     assert len(word) == -(-bits // 4)
-    assert ex.from_word(int(word, 16), bits) == code
+    assert verilog_hex.from_word(int(word, 16), bits) == code
 
 
 def test_word_out_of_range_is_refused():
     with pytest.raises(ThermochipError):
-        ex.to_word(128, 8)
+        verilog_hex.to_word(128, 8)
     with pytest.raises(ThermochipError):
-        ex.to_word(-129, 8)
+        verilog_hex.to_word(-129, 8)
     with pytest.raises(ValueError):
-        ex.from_word(0x400, 10)
+        verilog_hex.from_word(0x400, 10)
 
 
 @pytest.fixture
@@ -375,25 +381,25 @@ def test_hex_files_parse_back_with_twos_complement(extreme_run, tmp_path):
     flat = ref["inputs"].ravel()  # row-major: word r*cols + c
     assert words[list(flat).index(-127)] == "81" and words[list(flat).index(-1)] == "ff"
     assert words[list(flat).index(127)] == "7f"
-    codes, header = ex.parse_hex((out / "W0.hex").read_text())
+    codes, header = verilog_hex.parse_hex((out / "W0.hex").read_text())
     assert np.array_equal(codes, ref["inputs"]) and header["bits"] == "8"
     h = [line for line in (out / "h.hex").read_text().splitlines() if not line.startswith("//")]
     assert h[:8] == ["201", "1ff", "3ff", "000", "001", "300", "0ff", "3fe"]  # 10 bits, 3 digits
-    codes, _ = ex.parse_hex((out / "h.hex").read_text())
+    codes, _ = verilog_hex.parse_hex((out / "h.hex").read_text())
     assert np.array_equal(codes, ref["fields"][0])
 
 
 def test_hex_parser_reads_verilog_syntax():
     text = ("// shape: 2 3\n// bits: 10\n/* a block\n comment */ 3ff 0_01 // trailing\n"
             "002\n@4 2_00 000\n@3 1ff\n")
-    codes, _ = ex.parse_hex(text)
+    codes, _ = verilog_hex.parse_hex(text)
     assert codes.tolist() == [[-1, 1, 2], [511, -512, 0]]
     with pytest.raises(ThermochipError, match=":3:"):
-        ex.parse_hex("// shape: 2\n// bits: 8\nzz\n00\n")
+        verilog_hex.parse_hex("// shape: 2\n// bits: 8\nzz\n00\n")
     with pytest.raises(ThermochipError, match="words"):
-        ex.parse_hex("// shape: 3\n// bits: 8\n00\n01\n")
+        verilog_hex.parse_hex("// shape: 3\n// bits: 8\n00\n01\n")
     with pytest.raises(ThermochipError):
-        ex.parse_hex("// shape: 1\n// bits: 8\n1ff\n")  # wider than 8 bits
+        verilog_hex.parse_hex("// shape: 1\n// bits: 8\n1ff\n")  # wider than 8 bits
 
 
 # -- C header ----------------------------------------------------------------------------------
@@ -406,7 +412,7 @@ def test_c_header_parses_back_and_uses_small_types(extreme_run, tmp_path):
     assert "static const int16_t tc_h[TC_H_LEN]" in text                  # 10-bit fields
     assert "#ifndef THERMOCHIP_CHIP_H" in text and "#endif" in text
     assert ref["sha"] in text.split("*/")[0]  # provenance in the leading comment
-    defines, arrays = ex.parse_c(text)
+    defines, arrays = c_header.parse_c(text)
     assert defines["TC_COUPLING_LSB"] == ref["cdac"]["lsb"]
     assert defines["TC_FIELD_FULL_SCALE"] == ref["fdac"]["full_scale"]
     assert defines["TC_COUPLING_BITS"] == 8 and defines["TC_W0_ROWS"] == 64
@@ -414,15 +420,15 @@ def test_c_header_parses_back_and_uses_small_types(extreme_run, tmp_path):
     assert arrays["tc_W0"][0] == "int8_t" and np.array_equal(arrays["tc_W0"][1], ref["inputs"])
     assert np.array_equal(arrays["tc_S"][1], ref["fields"][1])
     with pytest.raises(ThermochipError, match="ragged|match"):
-        ex.parse_c("static const int8_t a[2][2] = {{1, 2}, {3}};")
+        c_header.parse_c("static const int8_t a[2][2] = {{1, 2}, {3}};")
     with pytest.raises(ThermochipError, match="outside"):
-        ex.parse_c("static const int8_t a[2] = {1, 200};")
+        c_header.parse_c("static const int8_t a[2] = {1, 200};")
 
 
 def test_c_types():
-    assert [ex.c_type(b, True) for b in (2, 8, 9, 16, 17, 32)] == \
+    assert [c_header.c_type(b, True) for b in (2, 8, 9, 16, 17, 32)] == \
         ["int8_t", "int8_t", "int16_t", "int16_t", "int32_t", "int32_t"]
-    assert ex.c_type(1, False) == "uint8_t"
+    assert c_header.c_type(1, False) == "uint8_t"
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
@@ -453,7 +459,7 @@ def test_manifest_describes_every_file(runs, tmp_path, fmt):
     out = tmp_path / fmt
     ex.write_export(runs["digits_om"], fmt, out)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["format"] == fmt and manifest["thermochip_export"] == ex.FORMAT_VERSION
+    assert manifest["format"] == fmt and manifest["thermochip_export"] == FORMAT_VERSION
     files = {e["file"]: e for e in manifest["files"]}
     assert set(files) == {p.name for p in out.iterdir()} - {"manifest.json"}
     for name, e in files.items():
@@ -489,16 +495,17 @@ def snapshot(path: Path) -> dict:
 def interrupt_midway(monkeypatch, fmt):
     """Make the writer stop (as Ctrl-C would) after part of the output is on disk."""
     if fmt == "h5":
-        real, calls = ex.Export.attrs, []
+        real, calls = Export.attrs, []
 
         def attrs(self, m):  # called once per dataset, after it is written
             calls.append(m)
             if len(calls) == 2:
                 raise KeyboardInterrupt
             return real(self, m)
-        monkeypatch.setattr(ex.Export, "attrs", attrs)
+        monkeypatch.setattr(Export, "attrs", attrs)
         return
-    real_write, calls = ex._write_text, []
+    writer = {"c": c_header, "json": json_file, "hex": folders, "csv": folders}[fmt]
+    real_write, calls = writer.write_text, []
 
     def write_text(path, text):
         calls.append(path)
@@ -506,7 +513,7 @@ def interrupt_midway(monkeypatch, fmt):
             real_write(path, text[:len(text) // 2])
             raise KeyboardInterrupt
         real_write(path, text)
-    monkeypatch.setattr(ex, "_write_text", write_text)
+    monkeypatch.setattr(writer, "write_text", write_text)
 
 
 @pytest.mark.parametrize("fmt", ex.FORMATS)
@@ -604,8 +611,8 @@ def test_folder_export_carries_an_h5_with_the_same_codes(runs, tmp_path, fmt):
     `thermochip run SPEC --couplings couplings/couplings.h5` (the issue's commands)."""
     out = tmp_path / fmt
     ex.write_export(runs["quickstart"], fmt, out)
-    folder, single = ex.codes_for_chip(out), ex.codes_for_chip(out / ex.COMPANION_H5)
+    folder, single = ex.codes_for_chip(out), ex.codes_for_chip(out / COMPANION_H5)
     for key in ("couplings", "fields", "input_codes"):
         assert np.array_equal(folder[key], single[key]), key
-    manifest = json.loads((out / ex.MANIFEST).read_text())
-    assert ex.COMPANION_H5 in json.dumps(manifest)
+    manifest = json.loads((out / MANIFEST).read_text())
+    assert COMPANION_H5 in json.dumps(manifest)

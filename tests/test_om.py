@@ -20,10 +20,10 @@ from scipy import stats
 
 import device_models
 from thermochip import host
-from thermochip.calibrate import _Moments, _normal_equations, calibrate
-from thermochip.calibrate import add_arguments as calibrate_arguments
-from thermochip.calibrate import run as calibrate_run
+from thermochip.calibration import _Moments, _normal_equations, calibrate
 from thermochip.chip import Chip
+from thermochip.commands.calibrate import add_arguments as calibrate_arguments
+from thermochip.commands.calibrate import run as calibrate_run
 from thermochip.engine import Engine
 from thermochip.errors import IncompatibleModelError, SpecError
 from thermochip.learn import make_learner

@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+import types
 from dataclasses import dataclass
 
 import pytest
@@ -603,8 +604,11 @@ def test_cli_main_in_process(tmp_path, capsys, monkeypatch):
     def interrupt(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(cli.COMMANDS, "fail", (lambda parser: None, fail))
-    monkeypatch.setitem(cli.COMMANDS, "interrupt", (lambda parser: None, interrupt))
+    def verb(run, order):
+        return types.SimpleNamespace(ORDER=order, add_arguments=lambda parser: None, run=run)
+
+    verbs = {**cli.commands(), "fail": verb(fail, 98), "interrupt": verb(interrupt, 99)}
+    monkeypatch.setattr(cli, "commands", lambda: verbs)
     assert cli.main(["fail"]) == 5
     assert capsys.readouterr().err == "error: something is wrong\n"
     assert cli.main(["interrupt"]) == 130

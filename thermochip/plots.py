@@ -1,13 +1,18 @@
-"""Figures of a simulation (matplotlib, Agg backend, PNG files)."""
+"""Every figure the commands draw (matplotlib, Agg backend, PNG files): a simulation's
+traces, energies and final states; a training run's learning curve and confusion matrix; a
+sweep's accuracy against each swept field."""
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from thermochip.chip import Chip
 from thermochip.engine import SimResult
+from thermochip.errors import ThermochipError
 
 
 def _plt():
@@ -76,3 +81,151 @@ def plot_simulation(out_dir: str | Path, chip: Chip, result: SimResult,
     fig.savefig(written[-1], dpi=120)
     plt.close(fig)
     return written
+
+
+# -- training --------------------------------------------------------------------------------
+def plot_run(out_dir: str | Path, result) -> list[Path]:
+    """learning_curve.png and confusion.png."""
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    h = result.history
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    if h.epoch:
+        ax.plot(h.epoch, np.array(h.train_accuracy) * 100, "o-", label="train")
+        ax.plot(h.epoch, np.array(h.test_accuracy) * 100, "s-", label="test")
+        if not np.all(np.isnan(h.val_accuracy)):
+            ax.plot(h.epoch, np.array(h.val_accuracy) * 100, "^-", label="validation")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(f"{result.spec.name}: {result.spec.learner.rule} learning curve")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    paths = [out / "learning_curve.png"]
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    c = result.test.confusion
+    fig, ax = plt.subplots(figsize=(5, 4.4))
+    im = ax.imshow(c / np.maximum(c.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0,
+                   vmax=1)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"test accuracy {result.test.accuracy:.2%}")
+    fig.colorbar(im, ax=ax, label="fraction of true class")
+    fig.tight_layout()
+    paths.append(out / "confusion.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths
+
+
+# -- sweeps ------------------------------------------------------------------------------------
+_PREFIX = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", 0: "", 3: "k", 6: "M", 9: "G",
+           12: "T"}
+
+
+def _scale(values: list[float], unit: str | None) -> tuple[float, str]:
+    """A power of 1000 and axis unit so that the largest |value| reads between 1 and 1000."""
+    if not unit:
+        return 1.0, ""
+    top = max((abs(v) for v in values), default=0.0)
+    exp = 0 if top == 0 else int(math.floor(math.log10(top) / 3) * 3)
+    exp = min(max(exp, -15), 12)
+    return 10.0 ** exp, f" ({_PREFIX[exp]}{unit})"
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
+def plot_sweep(out: str | Path) -> list[Path]:
+    """``accuracy_vs_<field>.png`` for each swept field (one line per combination of the
+    other fields, error bars: standard deviation over seeds) and ``heatmap.png`` of the
+    mean test accuracy when exactly two fields are swept. Returns the files written."""
+    from thermochip.sweep import read_results
+
+    plt = _plt()
+    out = Path(out)
+    meta_path = out / "sweep.json"
+    _, rows = read_results(out)
+    if not rows or not meta_path.exists():
+        raise ThermochipError(f"no sweep results in {out}")
+    meta = json.loads(meta_path.read_text())
+    fields = meta["fields"]
+    axes = meta["axes"]
+    rows = [{**r, **{f: str(r[f]) for f in fields}} for r in rows]  # as keyed in sweep.json
+    paths = []
+
+    def order(field):
+        seen = list(dict.fromkeys(r[field] for r in rows))
+        numeric = axes[field]["numeric"]
+        if all(numeric.get(v) is not None for v in seen):
+            return sorted(seen, key=lambda v: numeric[v]), True
+        return seen, False
+
+    for field in fields:
+        others = [f for f in fields if f != field]
+        values, is_numeric = order(field)
+        numeric = axes[field]["numeric"]
+        factor, label_unit = _scale([numeric[v] for v in values] if is_numeric else [],
+                                    axes[field]["unit"] if is_numeric else None)
+        groups: dict[tuple, dict[str, list[float]]] = {}
+        for r in rows:
+            key = tuple(r[o] for o in others)
+            groups.setdefault(key, {}).setdefault(r[field], []).append(
+                float(r["test_accuracy"]))
+        fig, ax = plt.subplots(figsize=(6, 3.8))
+        for key in sorted(groups, key=lambda k: [str(x) for x in k]):
+            xs, ys, es = [], [], []
+            for i, v in enumerate(values):
+                if v in groups[key]:
+                    mean, std = _stats(groups[key][v])
+                    xs.append(numeric[v] / factor if is_numeric else i)
+                    ys.append(mean * 100)
+                    es.append(std * 100)
+            label = ", ".join(f"{o}={k}" for o, k in zip(others, key)) or None
+            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
+        if not is_numeric:
+            ax.set_xticks(range(len(values)), values)
+        ax.set_xlabel(field + label_unit)
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title(f"test accuracy against {field} (bars: std over seeds)", fontsize=10)
+        ax.grid(alpha=0.3)
+        if others:
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        paths.append(out / f"accuracy_vs_{field}.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+
+    if len(fields) == 2:
+        (ys_, _), (xs_, _) = order(fields[0]), order(fields[1])
+        grid = [[float("nan")] * len(xs_) for _ in ys_]
+        cells: dict[tuple, list[float]] = {}
+        for r in rows:
+            cells.setdefault((r[fields[0]], r[fields[1]]), []).append(float(r["test_accuracy"]))
+        for (a, b), accs in cells.items():
+            grid[ys_.index(a)][xs_.index(b)] = _stats(accs)[0] * 100
+        fig, ax = plt.subplots(figsize=(1.2 * len(xs_) + 3, 0.8 * len(ys_) + 2))
+        im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
+        ax.set_xticks(range(len(xs_)), xs_)
+        ax.set_yticks(range(len(ys_)), ys_)
+        for i, row in enumerate(grid):
+            for j, value in enumerate(row):
+                if not math.isnan(value):
+                    ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="w",
+                            fontsize=8)
+        ax.set_xlabel(fields[1])
+        ax.set_ylabel(fields[0])
+        ax.set_title("mean test accuracy (%)")
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        paths.append(out / "heatmap.png")
+        fig.savefig(paths[-1], dpi=120)
+        plt.close(fig)
+    return paths

@@ -1,11 +1,10 @@
-"""Result files. Every file is written to a temporary name in the target directory, flushed,
-fsynced and then renamed over the target, so a killed run never leaves a partial file."""
+"""Results files: one HDF5 file per simulation or training run, holding the resolved spec,
+provenance, what the run produced and the chip's DAC codes. Written atomically
+(:mod:`thermochip.atomic`): a killed run never leaves a partial file."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
+import json
 from pathlib import Path
 
 import h5py
@@ -13,30 +12,10 @@ import numpy as np
 
 import thermochip
 from device_models import dac
+from thermochip.atomic import atomic_path
 from thermochip.chip import Chip
 from thermochip.engine import SimResult
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path):
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        # mkstemp creates 0600; give the file the permissions a plain write would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+from thermochip.spec_io import dump_spec
 
 
 def write_registers(f: h5py.File, chip: Chip) -> None:
@@ -81,3 +60,23 @@ def save_simulation(path: str | Path, chip: Chip, result: SimResult, spec_yaml: 
             a.attrs.update(bits=spec.adc.bits, full_scale=spec.adc.full_scale, mode=mode,
                            axes="replica, sample, cell, readout")
         write_registers(f, chip)
+
+
+def save_run(path: str | Path, result) -> None:
+    """A training run's results file (``result``: a :class:`~thermochip.training.TrainResult`):
+    resolved spec, provenance, learning curve, confusion matrix, final codes."""
+    spec, chip, learner = result.spec, result.chip, result.learner
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(thermochip_version=thermochip.__version__, model=chip.model.name,
+                       seed=spec.run.seed, test_accuracy=result.test.accuracy,
+                       train_accuracy=result.train_accuracy, seconds=result.seconds,
+                       summary=json.dumps(result.summary()))
+        f["spec"] = dump_spec(spec)
+        for k, v in result.history.as_arrays().items():
+            f[f"learning_curve/{k}"] = v
+        f["confusion"] = result.test.confusion
+        write_registers(f, chip)
+        for k, v in learner.registers().items():
+            f[f"learner/{k}"] = v
+        if spec.cells.layers:
+            f["couplings"].attrs["layers"] = [spec.cells.inputs] + list(spec.cells.layers)

@@ -16,10 +16,8 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import math
 import numbers
 import os
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,9 +25,9 @@ from pathlib import Path
 
 import yaml
 
+from thermochip.atomic import atomic_path
 from thermochip.errors import SpecError, ThermochipError
 from thermochip.progress import progress_bar
-from thermochip.results import atomic_path
 from thermochip.spec_io import load_spec, with_overrides
 from thermochip.spec_yaml import SpecLoader
 
@@ -195,14 +193,15 @@ def run_point(spec_dict: dict, base_dir: str, epochs: int | None) -> dict:
     """Train and score one point on one engine thread; return its summary and its HDF5
     results file as bytes. Pure: writes only to a private temporary folder."""
     from thermochip._kernels.jit import set_num_threads
-    from thermochip.run import save_run, train_and_evaluate
+    from thermochip.results import save_run
+    from thermochip.training import train
 
     set_num_threads(1)
     spec = load_spec(spec_dict, base_dir=base_dir)
-    result, chip, learner = train_and_evaluate(spec, base_dir=Path(base_dir), epochs=epochs)
+    result = train(spec, base_dir=Path(base_dir), epochs=epochs)
     with tempfile.TemporaryDirectory(prefix="thermochip-sweep-") as tmp:
         path = Path(tmp) / "point.h5"
-        save_run(path, result, chip, learner)
+        save_run(path, result)
         data = path.read_bytes()
     return {"test_accuracy": float(result.test.accuracy),
             "train_accuracy": float(result.train_accuracy),
@@ -393,145 +392,3 @@ def _run_dask(todo, base_dir, epochs, workers, scheduler):
         raise
     finally:
         client.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# Plots
-
-_PREFIX = {-15: "f", -12: "p", -9: "n", -6: "µ", -3: "m", 0: "", 3: "k", 6: "M", 9: "G",
-           12: "T"}
-
-
-def _scale(values: list[float], unit: str | None) -> tuple[float, str]:
-    """A power of 1000 and axis unit so that the largest |value| reads between 1 and 1000."""
-    if not unit:
-        return 1.0, ""
-    top = max((abs(v) for v in values), default=0.0)
-    exp = 0 if top == 0 else int(math.floor(math.log10(top) / 3) * 3)
-    exp = min(max(exp, -15), 12)
-    return 10.0 ** exp, f" ({_PREFIX[exp]}{unit})"
-
-
-def _stats(values: list[float]) -> tuple[float, float]:
-    n = len(values)
-    mean = sum(values) / n
-    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
-    return mean, std
-
-
-def plot_sweep(out: str | os.PathLike) -> list[Path]:
-    """``accuracy_vs_<field>.png`` for each swept field (one line per combination of the
-    other fields, error bars: standard deviation over seeds) and ``heatmap.png`` of the
-    mean test accuracy when exactly two fields are swept. Returns the files written."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(out)
-    meta_path = out / "sweep.json"
-    _, rows = read_results(out)
-    if not rows or not meta_path.exists():
-        raise ThermochipError(f"no sweep results in {out}")
-    meta = json.loads(meta_path.read_text())
-    fields = meta["fields"]
-    axes = meta["axes"]
-    rows = [{**r, **{f: str(r[f]) for f in fields}} for r in rows]  # as keyed in sweep.json
-    paths = []
-
-    def order(field):
-        seen = list(dict.fromkeys(r[field] for r in rows))
-        numeric = axes[field]["numeric"]
-        if all(numeric.get(v) is not None for v in seen):
-            return sorted(seen, key=lambda v: numeric[v]), True
-        return seen, False
-
-    for field in fields:
-        others = [f for f in fields if f != field]
-        values, is_numeric = order(field)
-        numeric = axes[field]["numeric"]
-        factor, label_unit = _scale([numeric[v] for v in values] if is_numeric else [],
-                                    axes[field]["unit"] if is_numeric else None)
-        groups: dict[tuple, dict[str, list[float]]] = {}
-        for r in rows:
-            key = tuple(r[o] for o in others)
-            groups.setdefault(key, {}).setdefault(r[field], []).append(
-                float(r["test_accuracy"]))
-        fig, ax = plt.subplots(figsize=(6, 3.8))
-        for key in sorted(groups, key=lambda k: [str(x) for x in k]):
-            xs, ys, es = [], [], []
-            for i, v in enumerate(values):
-                if v in groups[key]:
-                    mean, std = _stats(groups[key][v])
-                    xs.append(numeric[v] / factor if is_numeric else i)
-                    ys.append(mean * 100)
-                    es.append(std * 100)
-            label = ", ".join(f"{o}={k}" for o, k in zip(others, key)) or None
-            ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
-        if not is_numeric:
-            ax.set_xticks(range(len(values)), values)
-        ax.set_xlabel(field + label_unit)
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"test accuracy against {field} (bars: std over seeds)", fontsize=10)
-        ax.grid(alpha=0.3)
-        if others:
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        paths.append(out / f"accuracy_vs_{field}.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-
-    if len(fields) == 2:
-        (ys_, _), (xs_, _) = order(fields[0]), order(fields[1])
-        grid = [[float("nan")] * len(xs_) for _ in ys_]
-        cells: dict[tuple, list[float]] = {}
-        for r in rows:
-            cells.setdefault((r[fields[0]], r[fields[1]]), []).append(float(r["test_accuracy"]))
-        for (a, b), accs in cells.items():
-            grid[ys_.index(a)][xs_.index(b)] = _stats(accs)[0] * 100
-        fig, ax = plt.subplots(figsize=(1.2 * len(xs_) + 3, 0.8 * len(ys_) + 2))
-        im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
-        ax.set_xticks(range(len(xs_)), xs_)
-        ax.set_yticks(range(len(ys_)), ys_)
-        for i, row in enumerate(grid):
-            for j, value in enumerate(row):
-                if not math.isnan(value):
-                    ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="w",
-                            fontsize=8)
-        ax.set_xlabel(fields[1])
-        ax.set_ylabel(fields[0])
-        ax.set_title("mean test accuracy (%)")
-        fig.colorbar(im, ax=ax)
-        fig.tight_layout()
-        paths.append(out / "heatmap.png")
-        fig.savefig(paths[-1], dpi=120)
-        plt.close(fig)
-    return paths
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="chip spec YAML with data and learner")
-    parser.add_argument("--set", dest="sets", action="append", required=True,
-                        metavar="PATH=V1,V2,...",
-                        help="a swept field and its values (YAML scalars; repeatable)")
-    parser.add_argument("--repeats", type=int, default=1, help="seeds per point (run.seed + r)")
-    parser.add_argument("--epochs", type=int, help="epochs (overrides train.epochs)")
-    parser.add_argument("--workers", type=int, help="local worker processes (default: one "
-                                                    "per point, at most one per core)")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask distributed "
-                                                               "scheduler instead")
-    parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
-    parser.add_argument("--plot", action="store_true", help="write accuracy PNGs into DIR")
-
-
-def run(args) -> int:
-    """Train a spec over a grid of fields and seeds; results.csv and one HDF5 file per point."""
-    rows = run_sweep(args.spec, args.sets, args.repeats, args.out, workers=args.workers,
-                     scheduler=args.scheduler, epochs=args.epochs, progress=True)
-    figures = plot_sweep(args.out) if args.plot else []
-    print(f"{len(rows)} points in {Path(args.out) / 'results.csv'}"
-          + (f"; {len(figures)} figures" if figures else ""), file=sys.stdout)
-    return 0

@@ -1,0 +1,53 @@
+"""``thermochip calibrate SPEC``: recover a soft-spin chip's real couplings from its own
+thermal trajectories (:mod:`thermochip.calibration`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from thermochip.errors import ThermochipError
+
+ORDER = 4
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="softspin chip spec YAML (with an adc "
+                                                     "section and thermal noise)")
+    parser.add_argument("--replicas", type=int, help="replicas (overrides run.replicas)")
+    parser.add_argument("--steps", type=int, help="steps per replica (overrides the spec)")
+    parser.add_argument("--seed", type=int, help="seed (overrides run.seed)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--out", metavar="FILE.h5", help="write the estimates, true and "
+                                                         "nominal couplings to HDF5")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Calibrate a softspin chip's analog couplings from its thermal trajectories."""
+    from thermochip.calibration import calibrate
+    from thermochip.simulation import resolve
+    from thermochip.spec_io import dump_spec, load_spec
+
+    for flag in ("replicas", "steps", "seed"):
+        value = getattr(args, flag)
+        low = 0 if flag == "seed" else 1
+        if value is not None and value < low:
+            raise ThermochipError(f"--{flag} must be >= {low}; got {value}")
+    spec_path = Path(args.spec)
+    spec = resolve(load_spec(spec_path), steps=args.steps, replicas=args.replicas,
+                   seed=args.seed)
+    report = calibrate(spec, base_dir=spec_path.resolve().parent)
+    if args.out:
+        try:
+            report.save(args.out, dump_spec(spec))
+        except OSError as err:
+            raise ThermochipError(f"cannot write {err.filename or args.out}: "
+                                  f"{err.strerror or err}") from None
+    if args.json:
+        print(json.dumps(report.summary()))
+    else:
+        print(report.table())
+        if args.out:
+            print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,66 @@
+"""``thermochip run SPEC``: train a chip with its on-chip learner and report accuracy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from thermochip.errors import ThermochipError
+
+ORDER = 3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="chip spec YAML with data and learner")
+    parser.add_argument("--epochs", type=int, help="epochs (overrides train.epochs)")
+    parser.add_argument("--out", metavar="RUN.h5", help="results file (default: SPEC's name "
+                                                       "with .h5)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", metavar="DIR", help="write learning-curve and confusion PNGs")
+    parser.add_argument("--couplings", metavar="FILE", help="load DAC codes from a results or "
+                                                            "export file first")
+    parser.add_argument("--eval-only", action="store_true", help="score without training")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint "
+                                                              "(OUT.ckpt)")
+    parser.add_argument("--threads", type=int, help="engine threads (default: all cores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train a chip with its on-chip learner and report accuracy."""
+    from thermochip.results import save_run
+    from thermochip.spec_io import load_spec
+    from thermochip.training import train
+
+    if args.epochs is not None and args.epochs < 1:
+        raise ThermochipError(f"--epochs must be >= 1; got {args.epochs}")
+    if args.threads is not None:
+        from thermochip._kernels.jit import set_num_threads
+        set_num_threads(max(1, args.threads))
+    spec_path = Path(args.spec)
+    spec = load_spec(spec_path)
+    out = Path(args.out) if args.out else Path(spec_path.stem + ".h5")
+    checkpoint = out.with_name(out.name + ".ckpt")
+    log = None if args.json else (lambda s: print(s, file=sys.stderr))
+    result = train(spec, base_dir=spec_path.resolve().parent, epochs=args.epochs,
+                   couplings=args.couplings, eval_only=args.eval_only, checkpoint=checkpoint,
+                   resume=args.resume, progress=not args.json, log=log)
+    try:
+        save_run(out, result)
+        figures = []
+        if args.plot:
+            from thermochip.plots import plot_run
+            figures = plot_run(args.plot, result)
+    except OSError as err:
+        raise ThermochipError(f"cannot write {err.filename or out}: {err.strerror or err}") \
+            from None
+    s = result.summary()
+    if args.json:
+        print(json.dumps(s))
+    else:
+        print(f"test accuracy {s['test_accuracy']:.2%}, train accuracy "
+              f"{s['train_accuracy']:.2%} after {s['epochs']} epochs "
+              f"({s['seconds']:.1f} s; {s['seconds_per_epoch']:.1f} s per epoch)")
+        print(f"wrote {out}" + (f" and {len(figures)} figures" if figures else ""))
+    return 0

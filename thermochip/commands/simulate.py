@@ -1,0 +1,37 @@
+"""``thermochip simulate SPEC``: simulate a chip, write its results and figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from thermochip.errors import ThermochipError
+
+ORDER = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="chip spec YAML file")
+    parser.add_argument("--steps", type=int, help="number of steps (overrides the spec)")
+    parser.add_argument("--replicas", type=int, help="replicas (overrides run.replicas)")
+    parser.add_argument("--seed", type=int, help="seed (overrides run.seed)")
+    parser.add_argument("--out", metavar="RUN.h5", help="HDF5 result file (default: SPEC's "
+                                                       "name with .h5, in the current folder)")
+    parser.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR")
+    parser.add_argument("--threads", type=int, help="engine threads (default: all cores)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate a chip spec and write ADC traces, states and energies to HDF5."""
+    from thermochip.simulation import run_simulation
+
+    overrides = {"steps": args.steps, "replicas": args.replicas, "seed": args.seed}
+    for flag, value in overrides.items():
+        if value is not None and value < (0 if flag == "seed" else 1):
+            raise ThermochipError(f"--{flag} must be {'>= 0' if flag == 'seed' else '>= 1'}; "
+                                  f"got {value}")
+    out = Path(args.out) if args.out else Path(Path(args.spec).stem + ".h5")
+    summary = run_simulation(args.spec, out, plot_dir=args.plot, threads=args.threads,
+                             progress=True, **overrides)
+    print(summary)
+    return 0

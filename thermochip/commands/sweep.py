@@ -1,0 +1,39 @@
+"""``thermochip sweep SPEC --set PATH=V1,V2 ...``: train a spec over a grid of fields and
+seeds."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+ORDER = 6
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="chip spec YAML with data and learner")
+    parser.add_argument("--set", dest="sets", action="append", required=True,
+                        metavar="PATH=V1,V2,...",
+                        help="a swept field and its values (YAML scalars; repeatable)")
+    parser.add_argument("--repeats", type=int, default=1, help="seeds per point (run.seed + r)")
+    parser.add_argument("--epochs", type=int, help="epochs (overrides train.epochs)")
+    parser.add_argument("--workers", type=int, help="local worker processes (default: one "
+                                                    "per point, at most one per core)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="run on this Dask distributed "
+                                                               "scheduler instead")
+    parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
+    parser.add_argument("--plot", action="store_true", help="write accuracy PNGs into DIR")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train a spec over a grid of fields and seeds; results.csv and one HDF5 file per point."""
+    from thermochip.sweep import run_sweep
+
+    rows = run_sweep(args.spec, args.sets, args.repeats, args.out, workers=args.workers,
+                     scheduler=args.scheduler, epochs=args.epochs, progress=True)
+    figures = []
+    if args.plot:
+        from thermochip.plots import plot_sweep
+        figures = plot_sweep(args.out)
+    print(f"{len(rows)} points in {Path(args.out) / 'results.csv'}"
+          + (f"; {len(figures)} figures" if figures else ""))
+    return 0

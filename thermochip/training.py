@@ -1,0 +1,165 @@
+"""Training a chip with its on-chip learner: the host (data, scoring) wired to the chip's
+learning circuit, epoch by epoch, with a checkpoint after each.
+
+This module is the only place where the host and the learner meet, so "the host does no
+learning maths" holds by structure: :mod:`thermochip.host` never imports the learner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from thermochip import host
+from thermochip.chip import Chip
+from thermochip.errors import ThermochipError
+from thermochip.learn import AbstractLearner, make_learner
+from thermochip.progress import progress_bar
+from thermochip.spec import ChipSpec
+
+#: Training samples scored each epoch for the training accuracy (a fixed prefix).
+TRAIN_SCORE_SAMPLES = 10_000
+
+
+@dataclass
+class TrainResult:
+    """What training returns: the resolved spec, the learning curve (``history``), the test
+    score (accuracy, confusion matrix), the chip with its learned registers and its learner,
+    and timings (seconds)."""
+
+    spec: ChipSpec
+    history: host.History
+    test: host.Score
+    train_accuracy: float
+    seconds: float
+    epochs_run: int
+    chip: Chip
+    learner: AbstractLearner
+
+    @property
+    def codes(self) -> dict[str, np.ndarray]:
+        """The learned DAC codes: the chip's registers and the learner's own."""
+        registers = self.chip.registers
+        return {"couplings": registers.couplings.codes, "fields": registers.fields.codes,
+                "input_codes": registers.inputs.codes, **self.learner.registers()}
+
+    def summary(self) -> dict:
+        h = self.history
+        per_epoch = float(np.mean(h.seconds)) if h.seconds else 0.0
+        samples = h.samples_seen[-1] if h.samples_seen else 0
+        return {"test_accuracy": self.test.accuracy, "train_accuracy": self.train_accuracy,
+                "val_accuracy": h.val_accuracy[-1] if h.val_accuracy else None,
+                "epochs": len(h.epoch), "seconds": self.seconds,
+                "seconds_per_epoch": per_epoch,
+                "samples_per_second": (samples / sum(h.seconds)) if h.seconds and
+                sum(h.seconds) > 0 else None,
+                "learning_curve": {"epoch": h.epoch, "test_accuracy": h.test_accuracy,
+                                   "train_accuracy": h.train_accuracy}}
+
+
+def load_couplings(chip: Chip, path: str | Path) -> dict[str, np.ndarray]:
+    """Write the DAC codes stored in a results file or any export into the chip; return the
+    learner registers the file holds."""
+    from thermochip.export import codes_for_chip, write_to_chip
+    codes = codes_for_chip(path)
+    write_to_chip(chip, codes, path)
+    return codes["registers"]
+
+
+def _save_checkpoint(path: Path, epoch: int, learner, history: host.History) -> None:
+    import h5py
+
+    from thermochip.atomic import atomic_path
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["epoch"] = epoch
+        for k, v in learner.state_dict().items():
+            f[f"learner/{k}"] = v
+        for k, v in history.as_arrays().items():
+            f[f"history/{k}"] = v
+
+
+def _load_checkpoint(path: Path, learner) -> tuple[int, host.History]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            learner.load_state_dict({k: f[f"learner/{k}"][()] for k in f["learner"]})
+            return int(f.attrs["epoch"]), host.History.from_arrays(
+                {k: f[f"history/{k}"][()] for k in f["history"]})
+    except (OSError, KeyError) as err:
+        raise ThermochipError(f"cannot resume from {path}: {err}") from None
+
+
+def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = None,
+          couplings: str | Path | None = None, eval_only: bool = False,
+          checkpoint: Path | None = None, resume: bool = False, progress: bool = False,
+          log=None) -> TrainResult:
+    """Train the chip ``spec`` describes with its on-chip learner (unless ``eval_only``) and
+    score it on the test set. ``base_dir``: where the spec's relative paths start;
+    ``epochs``: overrides ``train.epochs``; ``couplings``: a results or export file whose codes
+    are loaded first; ``checkpoint``: a file rewritten after every epoch, which ``resume``
+    continues from; ``progress``: progress bars on a terminal; ``log``: called with one line
+    per epoch."""
+    from thermochip.data import load_dataset
+
+    if spec.data is None or spec.learner is None:
+        raise ThermochipError("thermochip run needs a data section and a learner section")
+    if epochs is not None:
+        spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, epochs=epochs))
+    data = load_dataset(spec.data, base_dir)
+    chip = Chip.from_spec(spec, base_dir=base_dir)
+    registers = load_couplings(chip, couplings) if couplings is not None else None
+    learner = make_learner(chip, data.n_classes)
+    if registers is not None:
+        learner.load_registers(registers)
+    history, start = host.History(), 0
+    if resume and checkpoint is not None and checkpoint.exists():
+        start, history = _load_checkpoint(checkpoint, learner)
+        if log:
+            log(f"resumed from {checkpoint} after epoch {start}")
+    batch = spec.learner.update_every
+    eval_batch = spec.train.eval_replicas
+    score_x, score_y = data.train_x[:TRAIN_SCORE_SAMPLES], data.train_y[:TRAIN_SCORE_SAMPLES]
+
+    def score(x, y):
+        learner.reset_inference()
+        return host.evaluate(learner, x, y, data.n_classes, eval_batch)
+
+    t0 = time.perf_counter()
+    n_epochs = 0 if eval_only else spec.train.epochs
+    for epoch in range(start, n_epochs):
+        t = time.perf_counter()
+        order = host.epoch_order(len(data.train_x), spec.data.shuffle_seed, epoch)
+        bar = progress_bar(len(order), progress, unit="sample", unit_scale=True,
+                           desc=f"epoch {epoch + 1}/{n_epochs}")
+        seen = host.train_epoch(learner, data.train_x, data.train_y, batch, order,
+                                host.lr_scale(spec.train.lr_decay, epoch, n_epochs),
+                                bar.update)
+        bar.close()
+        train_seconds = time.perf_counter() - t
+        train, test = score(score_x, score_y), score(data.test_x, data.test_y)
+        val = score(data.val_x, data.val_y) if len(data.val_x) else None
+        history.epoch.append(epoch + 1)
+        history.train_accuracy.append(train.accuracy)
+        history.test_accuracy.append(test.accuracy)
+        history.val_accuracy.append(val.accuracy if val else float("nan"))
+        history.seconds.append(train_seconds)
+        history.samples_seen.append((history.samples_seen[-1] if history.samples_seen else 0)
+                                    + seen)
+        if log:
+            log(f"epoch {epoch + 1}/{n_epochs}: train {train.accuracy:.2%}, test "
+                f"{test.accuracy:.2%}" + (f", val {val.accuracy:.2%}" if val else "")
+                + f" ({train_seconds:.1f} s training, {seen / train_seconds:,.0f} samples/s)")
+        if checkpoint is not None:
+            _save_checkpoint(checkpoint, epoch + 1, learner, history)
+    test = score(data.test_x, data.test_y)  # the same as the last epoch's: same noise
+    train_acc = (history.train_accuracy[-1] if history.train_accuracy else
+                 score(score_x, score_y).accuracy)
+    return TrainResult(spec=spec, history=history, test=test, train_accuracy=train_acc,
+                       seconds=time.perf_counter() - t0, epochs_run=n_epochs - start,
+                       chip=chip, learner=learner)
