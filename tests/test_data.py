@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from thermochip import data as tdata
-from thermochip.data import Dataset, batches, eval_batches, load_dataset, read_idx
+from thermochip import host
+from thermochip.data import Dataset, load_dataset, read_idx
 from thermochip.errors import ThermochipError
 from thermochip.spec import DataSpec
 
@@ -368,44 +369,36 @@ def test_sizes_larger_than_the_set_are_errors():
 
 
 # ---------------------------------------------------------------------------------------------
-# batches
+# an epoch as the host presents it
 
 
-def test_batches_cover_each_sample_at_most_once():
+class _Recorder:
+    """Stands in for a chip: records what the host presents."""
+
+    def __init__(self):
+        self.batches = []
+
+    def train_batch(self, pixels, labels, lr_scale=1.0):
+        self.batches.append((pixels.copy(), labels.copy(), lr_scale))
+
+
+def test_an_epoch_presents_each_sample_at_most_once_in_full_batches():
     n, bs = 103, 10
     x = np.arange(n, dtype=np.float32)[:, None] * np.ones((1, 3), np.float32)
     y = np.arange(n)
-    seen = []
-    for xb, yb in batches(x, y, bs, np.random.default_rng(0)):
-        assert xb.shape == (bs, 3) and yb.shape == (bs,)
+    chip = _Recorder()
+    seen = host.train_epoch(chip, x, y, bs, host.epoch_order(n, 0, 0), 0.5)
+    assert seen == (n // bs) * bs == sum(len(b[1]) for b in chip.batches)
+    for xb, yb, scale in chip.batches:
+        assert xb.shape == (bs, 3) and scale == 0.5
         np.testing.assert_array_equal(xb[:, 0], yb)
-        seen.extend(yb.tolist())
-    assert len(seen) == (n // bs) * bs and len(set(seen)) == len(seen)
-    assert list(batches(x[:5], y[:5], 10, np.random.default_rng(0))) == []
+    labels = np.concatenate([b[1] for b in chip.batches])
+    assert len(set(labels.tolist())) == len(labels)
+    assert host.train_epoch(_Recorder(), x[:5], y[:5], 10, host.epoch_order(5, 0, 0), 1.0) == 0
 
 
-def test_batches_reproducible_from_seed():
-    x = np.random.default_rng(9).random((50, 4), dtype=np.float32)
-    y = np.arange(50)
-    a = [yb for _, yb in batches(x, y, 7, np.random.default_rng(42))]
-    b = [yb for _, yb in batches(x, y, 7, np.random.default_rng(42))]
-    c = [yb for _, yb in batches(x, y, 7, np.random.default_rng(43))]
-    assert all(np.array_equal(p, q) for p, q in zip(a, b, strict=True))
-    assert not all(np.array_equal(p, q) for p, q in zip(a, c, strict=True))
-    # successive epochs from one generator differ
-    rng = np.random.default_rng(42)
-    e1 = np.concatenate([yb for _, yb in batches(x, y, 7, rng)])
-    e2 = np.concatenate([yb for _, yb in batches(x, y, 7, rng)])
-    assert not np.array_equal(e1, e2)
-
-
-def test_eval_batches_in_order_keep_last_partial():
-    x = np.arange(23, dtype=np.float32)[:, None]
-    y = np.arange(23)
-    out = list(eval_batches(x, y, 5))
-    assert [len(yb) for _, yb in out] == [5, 5, 5, 5, 3]
-    np.testing.assert_array_equal(np.concatenate([yb for _, yb in out]), y)
-    with pytest.raises(ValueError):
-        list(eval_batches(x, y, 0))
-    with pytest.raises(ValueError):
-        list(batches(x, y[:-1], 5, np.random.default_rng(0)))
+def test_the_epoch_order_is_a_function_of_seed_and_epoch():
+    a, b = host.epoch_order(50, 42, 3), host.epoch_order(50, 42, 3)
+    assert np.array_equal(a, b) and sorted(a.tolist()) == list(range(50))
+    assert not np.array_equal(a, host.epoch_order(50, 43, 3))   # another seed
+    assert not np.array_equal(a, host.epoch_order(50, 42, 4))   # another epoch

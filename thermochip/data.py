@@ -28,7 +28,6 @@ import shutil
 import tempfile
 import urllib.request
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 from thermochip.errors import ThermochipError
 from thermochip.spec import DataSpec
 
-__all__ = ["Dataset", "batches", "eval_batches", "load_dataset", "read_idx"]
+__all__ = ["Dataset", "load_dataset", "read_idx"]
 
 #: Parent folders of system-wide data set installs (``<folder>/<system name>``).
 SYSTEM_DIRS: tuple[Path, ...] = (Path("/usr/share/datasets"),)
@@ -336,36 +335,3 @@ def load_dataset(spec: DataSpec, base_dir: Path | None = None) -> Dataset:
                    val_x=np.ascontiguousarray(val_x), val_y=val_y,
                    test_x=np.ascontiguousarray(test_x), test_y=test_y,
                    n_classes=n_classes, name=name, shape=tuple(shape), source=source)
-
-
-# ---------------------------------------------------------------------------------------------
-# iteration
-
-
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int,
-            rng: np.random.Generator) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """One training epoch: ``(x_batch, y_batch)`` pairs of exactly ``batch_size`` samples over
-    a permutation drawn from ``rng``. Each sample appears at most once; the last partial
-    batch (``len(x) % batch_size`` samples) is dropped, so an epoch yields
-    ``len(x) // batch_size`` batches and nothing when ``len(x) < batch_size``. The same rng
-    state gives the same batches. The permutation is drawn when iteration starts."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
-    perm = rng.permutation(len(x))
-    for start in range(0, len(x) - batch_size + 1, batch_size):
-        idx = perm[start:start + batch_size]
-        yield x[idx], y[idx]
-
-
-def eval_batches(x: np.ndarray, y: np.ndarray,
-                 batch_size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """``(x_batch, y_batch)`` slices in order, for evaluation; the last batch may be partial,
-    so every sample is visited exactly once."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if len(x) != len(y):
-        raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
-    for start in range(0, len(x), batch_size):
-        yield x[start:start + batch_size], y[start:start + batch_size]

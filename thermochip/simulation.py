@@ -1,4 +1,5 @@
-"""``thermochip simulate``: spec file -> chip -> engine -> HDF5 result (+ figures, summary)."""
+"""A simulation as ``thermochip simulate`` runs it: spec file -> chip -> engine -> HDF5 result
+(+ figures, summary)."""
 
 from __future__ import annotations
 

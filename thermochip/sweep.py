@@ -1,4 +1,4 @@
-"""``thermochip sweep``: train one spec over a grid of overridden fields and seeds.
+"""Sweeps (``thermochip sweep``): train one spec over a grid of overridden fields and seeds.
 
 The grid is the cartesian product of the ``--set dotted.path=v1,v2,...`` lists times R seeds
 (``run.seed`` = the spec's seed + r). Every point is validated before anything runs. Points run
@@ -6,7 +6,8 @@ in worker processes (:class:`concurrent.futures.ProcessPoolExecutor`) or on a Da
 cluster (``--scheduler ADDRESS``); the worker returns the point's HDF5 results file as bytes and
 the main process writes it to ``OUT/points/<point-id>.h5`` and rewrites ``OUT/results.csv``
 atomically, one row more per finished point. A sweep run again skips the points already in
-``results.csv`` whose file exists, so an interrupted sweep loses no finished point.
+``results.csv`` whose file exists, so an interrupted sweep loses no finished point. The
+figures are :func:`thermochip.plots.plot_sweep`'s.
 """
 
 from __future__ import annotations
