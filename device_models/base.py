@@ -13,7 +13,7 @@ channel_deriv(x, c) * G_c`` and ``pair_grad_J(x_i, x_j) = dV/dJ_ij = pair_sign *
 ch_c(x_i) ch_c(x_j)`` (one parameter per symmetric pair). f0 is the linear field (inputs add to
 it), f1 the model's second field. What a cell does with F is its dynamics ``kind``: a
 ``langevin`` cell drifts, ``dx_i/dt~ = g_i F_i + noise`` (the kernel module
-``thermochip/_kernels/langevin.py`` integrates it).
+``thermochip/_kernels/langevin.py`` integrates it); a kind is a :class:`DynamicsKind`.
 
 The forces are declared as functions of the state and its channel values,
 ``local_force_ch(x, ch0, ch1, f0, f1)`` and ``channel_deriv_ch(x, ch0, ch1, c)`` (ch1 = ch0 for
@@ -33,6 +33,24 @@ from typing import Any, Callable
 import numpy as np
 
 from device_models import noise
+
+
+@dataclass(frozen=True)
+class DynamicsKind:
+    """What a cell does with its force F = -dV/dx: the update rule, implemented by the kernel
+    module ``thermochip/_kernels/<name>.py``, and the update schemes it offers (the spec's
+    ``integrator.method``; the first is the default)."""
+
+    name: str
+    methods: tuple[str, ...]
+    drift: bool
+    """The update is a drift, so an extra drive (AsymEP's adjoint correction) adds to it."""
+    doc: str = ""
+
+
+LANGEVIN = DynamicsKind(
+    "langevin", ("euler_maruyama",), drift=True,
+    doc="dx_i = g_i F_i dt + noise (Ito), integrated by Euler--Maruyama steps")
 
 
 @dataclass(frozen=True)
@@ -78,8 +96,11 @@ class CellModel:
     nudge: Callable
     """``nudge(p, beta, target) -> (df0, df1)``: the field change that adds beta * l to V, with
     l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
-    kind: str = "langevin"
+    kind: DynamicsKind = LANGEVIN
     """Dynamics kind: what the cell does with its force (the kernel module that updates it)."""
+    discrete_states: tuple[float, ...] | None = None
+    """The values a cell with discrete states takes (a p-bit: -1, +1), ascending; None for a
+    continuous state. Initial states are rounded to the nearest (ties upwards)."""
     noise_amplitude: Callable = None
     """``noise_amplitude(params, gain, kT, linewidth) -> (cell,)``: the per-cell noise its
     kind's kernels take, from the spec's temperature and linewidth (default, a Langevin cell:
@@ -172,6 +193,15 @@ class CellModel:
     def readout_index(self, mode: str | None) -> int:
         names = [m for m, _ in self.readouts]
         return 0 if mode is None else names.index(mode)
+
+
+def snap(model: CellModel, x: np.ndarray) -> np.ndarray:
+    """States rounded to the model's discrete states (ties upwards); unchanged if continuous."""
+    if model.discrete_states is None:
+        return x
+    levels = np.asarray(model.discrete_states, dtype=float)
+    edges = 0.5 * (levels[1:] + levels[:-1])
+    return levels[np.searchsorted(edges, x, side="right")]
 
 
 _HELPERS: list[Callable] = []

@@ -143,6 +143,10 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
     # -- integrator
     if (it.duration is None) == (it.steps is None):
         out.append(("integrator", "give exactly one of duration, steps"))
+    if it.method is not None and it.method not in model.kind.methods:
+        out.append(("integrator.method", f"{model.name} cells ({model.kind.name} dynamics) "
+                                         f"update by {', '.join(model.kind.methods)}; got "
+                                         f"{it.method!r}"))
     steps = it.steps if it.steps is not None else (
         int(round(it.duration / it.dt)) if it.duration else 1)
 

@@ -13,6 +13,7 @@ see :attr:`ChipSpec.directed`) each direction is its own device with its own dra
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import device_models
 from device_models import dac
 from device_models import noise as device_noise
 from device_models.base import CellModel
+from thermochip.graph import colour_classes
 from thermochip.registers import DacParams, Devices, Register
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
 from thermochip.spec_build import model_params
@@ -239,6 +241,12 @@ class Chip:
                                           fl.poles_per_decade, self.rate)
 
     # -- couplings -----------------------------------------------------------------------------
+    @functools.cached_property
+    def update_classes(self) -> list[np.ndarray]:
+        """Classes of cells no two of which a device joins (either direction): the order in
+        which a chromatic sampler updates them (:func:`thermochip.graph.colour_classes`)."""
+        return colour_classes(self.mask)
+
     def input_field(self, pixels: np.ndarray) -> np.ndarray:
         """(replica, cell) field that inputs (replica, input) drive onto the chip's cells."""
         h = np.zeros((pixels.shape[0], self.n))

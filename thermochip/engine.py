@@ -14,11 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from device_models import adc as adc_model
-from thermochip._kernels import args, kind_kernels
+from device_models.base import snap
+from thermochip._kernels import args, kind_module
 from thermochip._kernels.filters import ar1
 from thermochip.chip import Chip
 from thermochip.errors import NumericalError
-from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks
+from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks, pack_rows
 from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
 from thermochip.streams import replica_stream
@@ -98,15 +99,18 @@ class SimResult:
 
 
 def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
-    """(replica, cell) initial states, each replica's drawn from its own stream."""
+    """(replica, cell) initial states, each replica's drawn from its own stream (rounded to
+    the model's discrete states, if it has them)."""
     init = chip.spec.integrator.initial_state
     if isinstance(init, UniformState):
         lo = chip.model.init_range[0] if init.low is None else init.low
         hi = chip.model.init_range[1] if init.high is None else init.high
-        return np.array([g.uniform(lo, hi, chip.n) for g in streams])
-    if isinstance(init, NormalState):
-        return np.array([init.mean + init.std * g.standard_normal(chip.n) for g in streams])
-    return np.full((len(streams), chip.n), init.value)
+        x = np.array([g.uniform(lo, hi, chip.n) for g in streams])
+    elif isinstance(init, NormalState):
+        x = np.array([init.mean + init.std * g.standard_normal(chip.n) for g in streams])
+    else:
+        x = np.full((len(streams), chip.n), init.value)
+    return snap(chip.model, x)
 
 
 class Engine:
@@ -123,17 +127,23 @@ class Engine:
         self.B = spec.run.replicas if replicas is None else replicas
         self.seed = spec.run.seed if seed is None else seed
         self.dtype = np.dtype(spec.run.dtype).type
-        if layout == "auto":
+        model = chip.model
+        kind = kind_module(model.kind.name)
+        if layout == "auto" and len(kind.LAYOUTS) == 1:
+            layout = next(iter(kind.LAYOUTS))
+        elif layout == "auto":
             entries = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in chip.coupling_blocks())
             small = (entries * len(chip.latency_steps) <= SMALL_COUPLINGS
                      and self.B < SMALL_BATCH)
             layout = "replicas" if small else "batched"
-        if layout not in ("replicas", "batched"):
-            raise ValueError(f"layout must be auto, replicas or batched; got {layout!r}")
+        if layout not in kind.LAYOUTS:
+            raise ValueError(f"layout must be auto or one of {', '.join(kind.LAYOUTS)} "
+                             f"({model.kind.name} dynamics); got {layout!r}")
         self.batched = layout == "batched"
         self._warm = False  # every run's arguments have the same types: one compile call
-        model = chip.model
-        self.kernel = kind_kernels(model.kind)[layout]
+        self.kernel, self.form = kind.LAYOUTS[layout], kind.COUPLINGS
+        methods = model.kind.methods
+        self.method = methods.index(spec.integrator.method or methods[0])
         self.p = model.to_kernel(chip.params, self.dtype)
         self.p64 = model.to_kernel(chip.params, np.float64)
         self.n_slots = int(chip.latency_steps.max()) + 1
@@ -165,12 +175,20 @@ class Engine:
 
     @property
     def couplings(self) -> tuple:
-        """The kernels' coupling arguments (see :func:`pack_blocks`) for this layout and
-        precision, packed once per coupling write."""
-        chip, transposed = self.chip, not self.batched
-        return chip.registers.couplings.derived(
-            ("packed", transposed, self.dtype),
-            lambda: pack_blocks(chip, *chip.delay_matrices(), self.dtype, transposed))
+        """The kernels' coupling arguments in the form the kind reads, for this layout and
+        precision (:func:`thermochip.packing.pack_blocks` or :func:`~thermochip.packing.
+        pack_rows`), packed once per coupling write."""
+        chip, transposed, dtype = self.chip, not self.batched, self.dtype
+
+        def build():
+            Jc, Js = chip.delay_matrices()
+            if self.form == "blocks":
+                return args.Couplings(*pack_blocks(chip, Jc, Js, dtype, transposed))
+            if len(Js):
+                raise ValueError(f"{chip.model.kind.name} dynamics read neighbour lists, "
+                                 f"which carry no carrier rotation")
+            return args.Neighbours(*pack_rows(chip, Jc, dtype))
+        return chip.registers.couplings.derived((self.form, transposed, dtype), build)
 
     @property
     def J_energy(self) -> np.ndarray:
@@ -311,7 +329,7 @@ class Engine:
         adc = args.Adc(adc_steps, win, mode, adc_buf, np.zeros(1, dtype=np.int64))
         status = np.zeros(3, dtype=np.int64)
         no_drift = np.zeros((0, 0, 0), dtype=dtype)
-        couplings = args.Couplings(*self.couplings)
+        couplings = self.couplings
         cells = args.Cells(fields, hx, self.gain, self.offset, self.noise_std)
 
         def state():
@@ -329,7 +347,7 @@ class Engine:
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N))) if blocks else energy_every
         no_noise = np.zeros((0, 0, 0), dtype=dtype)
         if not self._warm:  # a zero-step call compiles (or loads) before the clock starts
-            self.kernel(p, x, hist, args.Steps(0, 0, dt), couplings, cells,
+            self.kernel(p, x, hist, args.Steps(0, 0, dt, self.method), couplings, cells,
                         args.Noise(no_noise, self.noise_keys, 0, no_drift), adc, adjoint, status)
             self._warm = True
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
@@ -340,7 +358,7 @@ class Engine:
             block = (no_noise if noise is None else
                      np.ascontiguousarray(noise[:, k:k + K], dtype=dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
-            rc = self.kernel(p, x, hist, args.Steps(k, K, dt), couplings, cells,
+            rc = self.kernel(p, x, hist, args.Steps(k, K, dt, self.method), couplings, cells,
                              args.Noise(block, self.noise_keys, self.noise_step + k, drift),
                              adc, adjoint, status)
             if rc:

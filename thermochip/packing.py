@@ -88,3 +88,27 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: b
     sflat = np.concatenate(sparts) if sparts else np.zeros(0)
     return (np.array(table, dtype=np.int64).reshape(-1, 8), flat.astype(dtype),
             sflat.astype(dtype))
+
+
+def pack_rows(chip: Chip, Jc: np.ndarray, dtype) -> tuple:
+    """The couplings as incoming neighbour lists (:class:`thermochip._kernels.args.Neighbours`
+    fields, in order): per delay line l, cell i's non-zero couplers J^l[i, j] (J cos alpha of
+    that line; the neighbour-list form carries no carrier rotation), CSR-style; each line's
+    delay; and the chip's update classes, flattened."""
+    n_lines, n = Jc.shape[0], chip.n
+    rows = np.zeros((n_lines, n + 1), dtype=np.int64)
+    cols, vals = [], []
+    offset = 0
+    for line in range(n_lines):
+        i, j = np.nonzero(Jc[line])
+        counts = np.bincount(i, minlength=n)
+        rows[line] = offset + np.concatenate([[0], np.cumsum(counts)])
+        cols.append(j)
+        vals.append(Jc[line][i, j])
+        offset += len(j)
+    classes = chip.update_classes
+    order = np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64)
+    starts = np.cumsum([0] + [len(c) for c in classes])
+    return (rows, np.concatenate(cols).astype(np.int64), np.concatenate(vals).astype(dtype),
+            np.asarray(chip.latency_steps, dtype=np.int64), order.astype(np.int64),
+            starts.astype(np.int64))

@@ -325,8 +325,10 @@ class IntegratorSpec:
                                         unit="s", check=POSITIVE)
     steps: int | None = spec_field(None, doc="number of steps (give this or duration)",
                                    check=Interval(1, None))
-    method: str = spec_field("euler_maruyama", doc="integration scheme (Ito)",
-                             check=OneOf(("euler_maruyama",)))
+    method: str | None = spec_field(None, doc="update scheme of the cells' dynamics kind: "
+                                              "euler_maruyama (langevin cells: oim, softspin); "
+                                              "chromatic, asynchronous or synchronous (pbit "
+                                              "cells); default: the kind's first")
     initial_state: InitialState = spec_field(default_factory=UniformState,
                                              doc="initial cell state")
     energy_every: int | None = spec_field(None, doc="steps between energy records "

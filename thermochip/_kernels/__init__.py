@@ -1,13 +1,14 @@
 """All numba code. One kernel module per dynamics kind (``langevin.py``; a device model names
-its kind), each exporting ``LAYOUTS``: its step kernel per layout, all taking the arguments of
-:mod:`thermochip._kernels.args`; plus what the kinds share (JIT settings, device dispatch,
-counter-based random numbers, DAC writes, filters)."""
+its kind), each exporting ``LAYOUTS`` (its step kernel per layout, ``batched`` and / or
+``replicas``, all taking the arguments of :mod:`thermochip._kernels.args`) and ``COUPLINGS``
+(the coupling form it reads: ``blocks`` or ``rows``); plus what the kinds share (JIT settings,
+device dispatch, counter-based random numbers, the ADC, DAC writes, filters)."""
 
 from __future__ import annotations
 
 import importlib
 
 
-def kind_kernels(kind: str) -> dict:
-    """The step kernels of dynamics kind ``kind``, by layout (``batched``, ``replicas``)."""
-    return importlib.import_module(f"thermochip._kernels.{kind}").LAYOUTS
+def kind_module(kind: str):
+    """The kernel module of dynamics kind ``kind`` (its ``LAYOUTS`` and ``COUPLINGS``)."""
+    return importlib.import_module(f"thermochip._kernels.{kind}")

@@ -5,10 +5,11 @@ loops). A kernel's signature is
     step(p, x, hist, steps, couplings, cells, noise, adc, adjoint, status) -> int
 
 with ``p`` the device's kernel parameters, ``x`` the state, ``hist`` the delay line of the
-cells' channels and ``status`` (3,) int64 receiving (step, replica, cell) of the first
-non-finite state. Layouts differ in axis order only: the batched layout holds per-replica
-arrays cell-major (cell, replica), the replica layout replica-major (replica, cell); see the
-kind's module docstring.
+cells' channels, ``couplings`` the form the kind reads (:class:`Couplings` blocks or
+:class:`Neighbours` lists, as its module's ``COUPLINGS`` says) and ``status`` (3,) int64
+receiving (step, replica, cell) of the first non-finite state. Layouts differ in axis order
+only: the batched layout holds per-replica arrays cell-major (cell, replica), the replica
+layout replica-major (replica, cell); see the kind's module docstring.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import numpy as np
 
 
 class Steps(NamedTuple):
-    """K steps of dimensionless length dt, from state index k0."""
+    """K steps of dimensionless length dt, from state index k0, by update scheme ``method``
+    (the index of ``integrator.method`` in the dynamics kind's methods)."""
 
     k0: int
     count: int
     dt: np.floating
+    method: int
 
 
 class Couplings(NamedTuple):
@@ -34,6 +37,22 @@ class Couplings(NamedTuple):
     blocks: np.ndarray
     J: np.ndarray
     Js: np.ndarray
+
+
+class Neighbours(NamedTuple):
+    """The couplings as each cell's incoming neighbour lists (the form kinds that update one
+    cell at a time read): for delay line l, cell i's couplers are entries
+    ``rows[l, i] .. rows[l, i + 1]`` of ``cols`` (the sending cell) and ``vals`` (J_ij);
+    ``delays`` (line,) each line's delay in steps; ``order`` (cell,) the cells grouped by
+    update class, class c being ``order[starts[c]:starts[c + 1]]`` (no two cells of a class
+    are coupled). See :func:`thermochip.packing.pack_rows`."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+    delays: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
 
 
 class Cells(NamedTuple):

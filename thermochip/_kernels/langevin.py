@@ -127,7 +127,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     is empty): qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...),
     one row per (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed
     reference (twin 0) or twin > 0 the replica offset of each twin."""
-    k0, K, dt = steps
+    k0, K, dt, _ = steps  # one scheme: Euler--Maruyama
     blocks, Jflat, Jsflat = couplings
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
@@ -273,7 +273,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     (skipped when qpairs is empty): qblocks and QTflat (pair, ...) as in :func:`integrate`,
     blocks transposed; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
-    k0, K, dt = steps
+    k0, K, dt, _ = steps  # one scheme: Euler--Maruyama
     blocks, JTflat, JsTflat = couplings
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
@@ -439,5 +439,6 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     return 0
 
 
-#: This kind's kernels, by layout (see the module docstring).
+#: This kind's kernels, by layout (see the module docstring), and the coupling form they read.
 LAYOUTS = {"batched": integrate, "replicas": integrate_replicas}
+COUPLINGS = "blocks"
