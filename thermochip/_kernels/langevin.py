@@ -45,19 +45,10 @@ from __future__ import annotations
 import numpy as np
 
 from device_models.carrier import rotate
-from thermochip._kernels.dispatch import cell_force, channel, channel_deriv, coupling_force, readout
+from thermochip._kernels.adc import accumulate, advance
+from thermochip._kernels.dispatch import cell_force, channel, channel_deriv, coupling_force
 from thermochip._kernels.jit import kernel, prange, reduction, scalar
 from thermochip._kernels.rng import normal_as
-
-
-@scalar
-def _adc_accumulate(p, xn, ch0, ch1, adc_buf, b, s, i, adc_mode, inv_win, last):
-    """Add the read-out of state xn (channels ch0, ch1: mode 0 reads them) to sample s's
-    window sum; the window's last step turns the sum into the average."""
-    for r in range(adc_buf.shape[3]):
-        v = (ch0 if r == 0 else ch1) if adc_mode == 0 else readout(p, xn, adc_mode, r)
-        acc = adc_buf[b, s, i, r] + v
-        adc_buf[b, s, i, r] = acc * inv_win if last else acc
 
 
 @scalar
@@ -248,8 +239,8 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
             if in_win:
                 n0, n1 = hist[nslot, 0, i], hist[nslot, nc - 1, i]
                 for b in range(B):
-                    _adc_accumulate(p, xr[b], n0[b], n1[b], adc_buf, b, s, i, adc_mode,
-                                    inv_win, last)
+                    accumulate(p, xr[b], n0[b], n1[b], adc_buf, b, s, i, adc_mode, inv_win,
+                               last)
         if last:
             cursor[0] = s + 1
         for i in range(N):
@@ -416,17 +407,13 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
                 if in_win:
                     n0, n1 = hist[nslot, 0, b], hist[nslot, nc - 1, b]
                     for i in range(N):
-                        _adc_accumulate(p, xb[i], n0[i], n1[i], adc_buf, b, s, i, adc_mode,
-                                        inv_win, last)
+                        accumulate(p, xb[i], n0[i], n1[i], adc_buf, b, s, i, adc_mode,
+                                   inv_win, last)
             if last:
                 s += 1
             if bad_step[g] >= 0 or bad_step[g + (members - 1) * twin] >= 0:
                 break
-    # every replica followed the same sample schedule: advance the shared cursor once
-    s = s_start
-    while s < n_samples and adc_steps[s] <= k0 + K:
-        s += 1
-    cursor[0] = s
+    cursor[0] = advance(adc_steps, s_start, k0 + K)
     first = -1
     for b in range(B):
         if bad_step[b] >= 0 and (first < 0 or bad_step[b] < bad_step[first]):
