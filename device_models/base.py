@@ -98,6 +98,10 @@ class CellModel:
     l = 1/2 (readout - target)^2 the output loss on the first read-out channel."""
     kind: DynamicsKind = LANGEVIN
     """Dynamics kind: what the cell does with its force (the kernel module that updates it)."""
+    sample: Callable = None
+    """Kinds that update one cell at a time from a draw (``pbit``): ``sample(p, a, beta, u)``,
+    the new state of a cell with activation a (its input I with the cell's gain and offset
+    applied), inverse temperature beta and uniform draw u in [0, 1)."""
     discrete_states: tuple[float, ...] | None = None
     """The values a cell with discrete states takes (a p-bit: -1, +1), ascending; None for a
     continuous state. Initial states are rounded to the nearest (ties upwards)."""

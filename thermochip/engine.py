@@ -17,20 +17,13 @@ from device_models import adc as adc_model
 from device_models.base import snap
 from thermochip._kernels import args, kind_module
 from thermochip._kernels.filters import ar1
+from thermochip._kernels.jit import get_num_threads
 from thermochip.chip import Chip
 from thermochip.errors import NumericalError
-from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks, pack_rows
+from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks, pack_dense, pack_rows
 from thermochip.progress import progress_bar
 from thermochip.spec import NormalState, UniformState
 from thermochip.streams import replica_stream
-
-#: Runs of fewer than SMALL_BATCH replicas on chips with at most SMALL_COUPLINGS coupling
-#: entries (over all blocks and delay lines) use one time loop per replica (couplings stay in
-#: each core's cache; no barrier per step; the update vectorises over cells); the others use
-#: matrix products over all replicas each step (the update vectorises over replicas).
-#: Measured with bench/engine.py (c) and the 784-500-10 learner chip at 20-500 replicas.
-SMALL_COUPLINGS = 1 << 15
-SMALL_BATCH = 256
 
 #: Largest chunk (replica x step x cell elements): bounds the memory of injected noise and
 #: 1/f drift blocks.
@@ -118,7 +111,8 @@ class Engine:
     streams (the white noise's as a step counter) and the 1/f filter state, so a learner can
     run many short phases cheaply. It reads the chip's registers at every run: couplings are
     packed for the kernels once per register write (kept by the register, shared by every
-    engine of the chip). Axes: replica (B), cell (N)."""
+    engine of the chip). ``layout``: one of the kind's (``thermochip._kernels.<kind>.LAYOUTS``)
+    or "auto" (the kind's ``choose_layout``). Axes: replica (B), cell (N)."""
 
     def __init__(self, chip: Chip, *, replicas: int | None = None, seed: int | None = None,
                  layout: str = "auto"):
@@ -129,19 +123,16 @@ class Engine:
         self.dtype = np.dtype(spec.run.dtype).type
         model = chip.model
         kind = kind_module(model.kind.name)
-        if layout == "auto" and len(kind.LAYOUTS) == 1:
-            layout = next(iter(kind.LAYOUTS))
-        elif layout == "auto":
+        if layout == "auto":
             entries = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in chip.coupling_blocks())
-            small = (entries * len(chip.latency_steps) <= SMALL_COUPLINGS
-                     and self.B < SMALL_BATCH)
-            layout = "replicas" if small else "batched"
+            layout = kind.choose_layout(chip.n, int(chip.mask.sum()), entries,
+                                        len(chip.latency_steps), self.B)
         if layout not in kind.LAYOUTS:
             raise ValueError(f"layout must be auto or one of {', '.join(kind.LAYOUTS)} "
                              f"({model.kind.name} dynamics); got {layout!r}")
-        self.batched = layout == "batched"
+        self.layout = layout
+        self.kernel, self.form, self.cell_major = kind.LAYOUTS[layout]
         self._warm = False  # every run's arguments have the same types: one compile call
-        self.kernel, self.form = kind.LAYOUTS[layout], kind.COUPLINGS
         methods = model.kind.methods
         self.method = methods.index(spec.integrator.method or methods[0])
         self.p = model.to_kernel(chip.params, self.dtype)
@@ -178,16 +169,18 @@ class Engine:
         """The kernels' coupling arguments in the form the kind reads, for this layout and
         precision (:func:`thermochip.packing.pack_blocks` or :func:`~thermochip.packing.
         pack_rows`), packed once per coupling write."""
-        chip, transposed, dtype = self.chip, not self.batched, self.dtype
+        chip, transposed, dtype = self.chip, not self.cell_major, self.dtype
 
         def build():
             Jc, Js = chip.delay_matrices()
             if self.form == "blocks":
                 return args.Couplings(*pack_blocks(chip, Jc, Js, dtype, transposed))
             if len(Js):
-                raise ValueError(f"{chip.model.kind.name} dynamics read neighbour lists, "
-                                 f"which carry no carrier rotation")
-            return args.Neighbours(*pack_rows(chip, Jc, dtype))
+                raise ValueError(f"the {self.form} coupling form of {chip.model.kind.name} "
+                                 f"dynamics carries no carrier rotation")
+            if self.form == "rows":
+                return args.Neighbours(*pack_rows(chip, Jc, dtype))
+            return args.Dense(*pack_dense(chip, Jc, dtype))
         return chip.registers.couplings.derived((self.form, transposed, dtype), build)
 
     @property
@@ -202,7 +195,7 @@ class Engine:
     def adjoint(self) -> tuple:
         """The kernel's correction arguments (see :func:`adjoint_matrices`), built on first
         use after a coupling write."""
-        chip, transposed = self.chip, not self.batched
+        chip, transposed = self.chip, not self.cell_major
 
         def build():
             pairs, Q = adjoint_matrices(chip.model, *chip.delay_matrices())
@@ -273,7 +266,7 @@ class Engine:
         chip, whose A is zero.
         """
         chip, spec, model, dtype = self.chip, self.chip.spec, self.chip.model, self.dtype
-        B, N, batched = self.B, chip.n, self.batched
+        B, N, batched = self.B, chip.n, self.cell_major
         n_steps = chip.steps if steps is None else steps
         if energy_every is None:
             energy_every = spec.integrator.energy_every or max(1, n_steps // 200)
@@ -331,6 +324,7 @@ class Engine:
         no_drift = np.zeros((0, 0, 0), dtype=dtype)
         couplings = self.couplings
         cells = args.Cells(fields, hx, self.gain, self.offset, self.noise_std)
+        threads = get_num_threads()
 
         def state():
             """(replica, cell) view of the state."""
@@ -347,7 +341,8 @@ class Engine:
         chunk = max(1, min(energy_every, MAX_BLOCK // max(1, B * N))) if blocks else energy_every
         no_noise = np.zeros((0, 0, 0), dtype=dtype)
         if not self._warm:  # a zero-step call compiles (or loads) before the clock starts
-            self.kernel(p, x, hist, args.Steps(0, 0, dt, self.method), couplings, cells,
+            warm = args.Steps(0, 0, dt, self.method, threads)
+            self.kernel(p, x, hist, warm, couplings, cells,
                         args.Noise(no_noise, self.noise_keys, 0, no_drift), adc, adjoint, status)
             self._warm = True
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
@@ -358,8 +353,8 @@ class Engine:
             block = (no_noise if noise is None else
                      np.ascontiguousarray(noise[:, k:k + K], dtype=dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
-            rc = self.kernel(p, x, hist, args.Steps(k, K, dt, self.method), couplings, cells,
-                             args.Noise(block, self.noise_keys, self.noise_step + k, drift),
+            rc = self.kernel(p, x, hist, args.Steps(k, K, dt, self.method, threads), couplings,
+                             cells, args.Noise(block, self.noise_keys, self.noise_step + k, drift),
                              adc, adjoint, status)
             if rc:
                 bar.close()

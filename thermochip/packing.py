@@ -93,22 +93,40 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: b
 def pack_rows(chip: Chip, Jc: np.ndarray, dtype) -> tuple:
     """The couplings as incoming neighbour lists (:class:`thermochip._kernels.args.Neighbours`
     fields, in order): per delay line l, cell i's non-zero couplers J^l[i, j] (J cos alpha of
-    that line; the neighbour-list form carries no carrier rotation), CSR-style; each line's
-    delay; and the chip's update classes, flattened."""
+    that line; the neighbour-list form carries no carrier rotation), CSR-style, read from the
+    chip's coupling blocks only (a layered chip's are a small part of the cell x cell
+    matrix); each line's delay; and the chip's update classes, flattened."""
     n_lines, n = Jc.shape[0], chip.n
     rows = np.zeros((n_lines, n + 1), dtype=np.int64)
     cols, vals = [], []
     offset = 0
     for line in range(n_lines):
-        i, j = np.nonzero(Jc[line])
-        counts = np.bincount(i, minlength=n)
-        rows[line] = offset + np.concatenate([[0], np.cumsum(counts)])
+        found = [np.nonzero(Jc[line, r0:r1, c0:c1]) + (r0, c0)
+                 for r0, r1, c0, c1 in chip.coupling_blocks()]
+        i = np.concatenate([r0 + bi for bi, _, r0, _ in found])
+        j = np.concatenate([c0 + bj for _, bj, _, c0 in found])
+        by_row = np.argsort(i, kind="stable")
+        i, j = i[by_row], j[by_row]
+        rows[line] = offset + np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))])
         cols.append(j)
         vals.append(Jc[line][i, j])
         offset += len(j)
+    return (rows, np.concatenate(cols).astype(np.int64), np.concatenate(vals).astype(dtype),
+            np.asarray(chip.latency_steps, dtype=np.int64), *_update_order(chip))
+
+
+def pack_dense(chip: Chip, Jc: np.ndarray, dtype) -> tuple:
+    """The couplings as whole matrices (:class:`thermochip._kernels.args.Dense` fields, in
+    order): J^l (line, cell, cell) in ``dtype`` (J cos alpha of that line; no carrier
+    rotation), each line's delay, and the chip's update classes, flattened."""
+    return (np.ascontiguousarray(Jc, dtype=dtype),
+            np.asarray(chip.latency_steps, dtype=np.int64), *_update_order(chip))
+
+
+def _update_order(chip: Chip) -> tuple[np.ndarray, np.ndarray]:
+    """(order, starts): the cells grouped by update class, class c being
+    ``order[starts[c]:starts[c + 1]]``."""
     classes = chip.update_classes
     order = np.concatenate(classes) if classes else np.zeros(0, dtype=np.int64)
     starts = np.cumsum([0] + [len(c) for c in classes])
-    return (rows, np.concatenate(cols).astype(np.int64), np.concatenate(vals).astype(dtype),
-            np.asarray(chip.latency_steps, dtype=np.int64), order.astype(np.int64),
-            starts.astype(np.int64))
+    return order.astype(np.int64), starts.astype(np.int64)

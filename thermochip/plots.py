@@ -22,10 +22,12 @@ def _plt():
     return plt
 
 
-def plot_simulation(out_dir: str | Path, chip: Chip, result: SimResult,
+def plot_simulation(out_dir: str | Path, chip: Chip, result: SimResult, stats=None,
                     max_cells: int = 8) -> list[Path]:
     """Write traces.png (ADC read-out of replica 0), energy.png (V against time over replicas)
-    and final_states.png (histogram of final phases or values). Returns the paths."""
+    and final_states.png (histogram of final phases or values), and with ``stats`` (a
+    :class:`~thermochip.sampling.SamplingStats`) sampling.png (magnetisations and pair
+    correlations). Returns the paths."""
     plt = _plt()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -80,7 +82,33 @@ def plot_simulation(out_dir: str | Path, chip: Chip, result: SimResult,
     written.append(out / "final_states.png")
     fig.savefig(written[-1], dpi=120)
     plt.close(fig)
+    if stats is not None:
+        written.append(_plot_sampling(out / "sampling.png", chip, stats))
     return written
+
+
+def _plot_sampling(path: Path, chip: Chip, stats) -> Path:
+    """Each cell's magnetisation and the pair correlations (matrix, or per coupler)."""
+    plt = _plt()
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a.bar(np.arange(chip.n), stats.magnetisation, width=1.0, color="C0")
+    a.set_xlabel("cell")
+    a.set_ylabel("mean read-out (magnetisation)")
+    a.set_title(f"tau_int {stats.tau_int:.3g} samples, {stats.ess:,.0f} effective samples",
+                fontsize=9)
+    if stats.correlation is not None:
+        im = b.imshow(stats.correlation, cmap="RdBu_r", vmin=-1, vmax=1)
+        fig.colorbar(im, ax=b, label="<m_i m_j>")
+        b.set_xlabel("cell j")
+        b.set_ylabel("cell i")
+    else:
+        b.hist(stats.coupler_correlation, bins=50, color="C1")
+        b.set_xlabel("<m_i m_j> over the couplers")
+    b.set_title(f"{chip.spec.name}: pair correlations", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 # -- training --------------------------------------------------------------------------------

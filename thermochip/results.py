@@ -35,9 +35,10 @@ def write_registers(f: h5py.File, chip: Chip) -> None:
 
 
 def save_simulation(path: str | Path, chip: Chip, result: SimResult, spec_yaml: str,
-                    seed: int) -> None:
+                    seed: int, stats=None) -> None:
     """Write one simulation to HDF5: resolved spec, provenance, ADC traces, final states,
-    energies, saturation counts and the coupling / field DAC codes."""
+    energies, saturation counts, the coupling / field DAC codes and, given ``stats`` (a
+    :class:`~thermochip.sampling.SamplingStats`), the sampling statistics."""
     spec = chip.spec
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update(thermochip_version=thermochip.__version__, model=chip.model.name,
@@ -60,6 +61,17 @@ def save_simulation(path: str | Path, chip: Chip, result: SimResult, spec_yaml: 
             a.attrs.update(bits=spec.adc.bits, full_scale=spec.adc.full_scale, mode=mode,
                            axes="replica, sample, cell, readout")
         write_registers(f, chip)
+        if stats is not None:
+            g = f.create_group("sampling")
+            g["magnetisation"] = stats.magnetisation
+            g["coupler_correlation"] = stats.coupler_correlation
+            if stats.correlation is not None:
+                g["correlation"] = stats.correlation
+            g.attrs.update({k: v for k, v in stats.summary().items() if v is not None})
+            g.attrs["doc"] = ("read-out channel 0 of the ADC samples after a 10 % burn-in: "
+                              "mean per cell, mean products (cell x cell; per coupler i < j "
+                              "in row-major order), integrated autocorrelation time of each "
+                              "replica's mean read-out")
 
 
 def save_run(path: str | Path, result) -> None:

@@ -12,6 +12,7 @@ from thermochip.chip import Chip
 from thermochip.engine import SimResult, simulate
 from thermochip.errors import ThermochipError
 from thermochip.results import save_simulation
+from thermochip.sampling import SamplingStats, sampling_stats
 from thermochip.spec import ChipSpec
 from thermochip.spec_io import dump_spec, load_spec
 
@@ -42,19 +43,30 @@ def run_simulation(spec_path: str | Path, out: str | Path, *, steps: int | None 
         set_num_threads(max(1, threads))
     chip = Chip.from_spec(spec, base_dir=Path(spec_path).resolve().parent)
     result = simulate(chip, progress=progress)
+    stats = statistics(chip, result)
     try:
-        save_simulation(out, chip, result, dump_spec(spec), spec.run.seed)
+        save_simulation(out, chip, result, dump_spec(spec), spec.run.seed, stats)
         figures = []
         if plot_dir is not None:
             from thermochip.plots import plot_simulation
-            figures = plot_simulation(plot_dir, chip, result)
+            figures = plot_simulation(plot_dir, chip, result, stats)
     except OSError as err:
         raise ThermochipError(f"cannot write {err.filename or out}: {err.strerror or err}") \
             from None
-    return summary(chip, result, out, figures)
+    return summary(chip, result, out, figures, stats)
 
 
-def summary(chip: Chip, result: SimResult, out: Path, figures: list[Path]) -> str:
+def statistics(chip: Chip, result: SimResult) -> SamplingStats | None:
+    """The sampling statistics of the ADC's samples (read-out channel 0), or None without
+    at least two samples."""
+    if result.sample_steps.size < 2:
+        return None
+    period = float(np.mean(np.diff(result.sample_steps))) * result.dt
+    return sampling_stats(result.adc_values[..., 0], chip.mask, period, result.seconds)
+
+
+def summary(chip: Chip, result: SimResult, out: Path, figures: list[Path],
+            stats: SamplingStats | None = None) -> str:
     B, N = result.x.shape
     e = result.energies[-1]
     lines = [
@@ -71,6 +83,14 @@ def summary(chip: Chip, result: SimResult, out: Path, figures: list[Path]) -> st
         lines.append(f"ADC: {result.sample_steps.size} samples x {B} replicas, "
                      f"{int(result.adc_saturated.sum())} saturated of "
                      f"{total * result.adc_saturated.shape[1]:,} conversions")
+    if stats is not None:
+        st = stats.summary()
+        corr = st["mean_coupler_correlation"]
+        lines.append(f"sampling: mean |magnetisation| {st['mean_abs_magnetisation']:.4f}"
+                     + (f", mean coupler correlation {corr:.4f}" if corr is not None else "")
+                     + f"; integrated autocorrelation time {stats.tau_int:.3g} samples "
+                       f"({stats.tau_int_seconds:.3g} s); {stats.ess:,.0f} effective samples, "
+                       f"{stats.ess_per_second:,.3g} per second (first 10 % left out)")
     if chip.dac_clipped:
         lines.append(f"DAC: {chip.dac_clipped} coupling / field values clipped to full scale")
     if chip.model.periodic is not None:

@@ -5,11 +5,12 @@ loops). A kernel's signature is
     step(p, x, hist, steps, couplings, cells, noise, adc, adjoint, status) -> int
 
 with ``p`` the device's kernel parameters, ``x`` the state, ``hist`` the delay line of the
-cells' channels, ``couplings`` the form the kind reads (:class:`Couplings` blocks or
-:class:`Neighbours` lists, as its module's ``COUPLINGS`` says) and ``status`` (3,) int64
-receiving (step, replica, cell) of the first non-finite state. Layouts differ in axis order
-only: the batched layout holds per-replica arrays cell-major (cell, replica), the replica
-layout replica-major (replica, cell); see the kind's module docstring.
+cells' channels, ``couplings`` the form the kind's layout reads (:class:`Couplings` blocks,
+:class:`Neighbours` lists or :class:`Dense` matrices, as its module's ``COUPLINGS`` says)
+and ``status`` (3,) int64 receiving (step, replica, cell) of the first non-finite state.
+Layouts differ in axis order only: the batched layout holds per-replica arrays cell-major
+(cell, replica), the replica layout replica-major (replica, cell) (a kind may keep one order
+in both); see the kind's module docstring.
 """
 
 from __future__ import annotations
@@ -21,12 +22,15 @@ import numpy as np
 
 class Steps(NamedTuple):
     """K steps of dimensionless length dt, from state index k0, by update scheme ``method``
-    (the index of ``integrator.method`` in the dynamics kind's methods)."""
+    (the index of ``integrator.method`` in the dynamics kind's methods), on ``threads``
+    threads (a kernel that splits replicas into chunks sizes them by it; results never
+    depend on it)."""
 
     k0: int
     count: int
     dt: np.floating
     method: int
+    threads: int
 
 
 class Couplings(NamedTuple):
@@ -50,6 +54,17 @@ class Neighbours(NamedTuple):
     rows: np.ndarray
     cols: np.ndarray
     vals: np.ndarray
+    delays: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+
+
+class Dense(NamedTuple):
+    """The couplings as whole matrices (the form a kind reads when its coupling sums are
+    matrix products): ``J`` (line, cell, cell) J_ij of each delay line, ``delays``, ``order``
+    and ``starts`` as in :class:`Neighbours`. See :func:`thermochip.packing.pack_dense`."""
+
+    J: np.ndarray
     delays: np.ndarray
     order: np.ndarray
     starts: np.ndarray

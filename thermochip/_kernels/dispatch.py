@@ -42,6 +42,11 @@ def readout(p, x, mode, r):
     return _model(p).readout(p, x, mode, r)
 
 
+def sample(p, a, beta, u):
+    """The new state of a cell updated from a draw (kinds that declare ``sample``)."""
+    return _model(p).sample(p, a, beta, u)
+
+
 def coupling_force(p, x, g0, g1):
     """-dV_pair/dx given channel fields g0, g1 (g1 unused by one-channel models)."""
     m = _model(p)
@@ -100,6 +105,12 @@ def _channel_deriv(p, x, c):
 def _readout(p, x, mode, r):
     fn = scalar(_model_of_type(p).readout)
     return lambda p, x, mode, r: fn(p, x, mode, r)
+
+
+@overload(sample, inline="always")
+def _sample(p, a, beta, u):
+    fn = scalar(_model_of_type(p).sample)
+    return lambda p, a, beta, u: fn(p, a, beta, u)
 
 
 def _pair_force(m):

@@ -45,6 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from device_models.carrier import rotate
+from thermochip._kernels import Layout
 from thermochip._kernels.adc import accumulate, advance
 from thermochip._kernels.dispatch import cell_force, channel, channel_deriv, coupling_force
 from thermochip._kernels.jit import kernel, prange, reduction, scalar
@@ -118,7 +119,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     is empty): qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...),
     one row per (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed
     reference (twin 0) or twin > 0 the replica offset of each twin."""
-    k0, K, dt, _ = steps  # one scheme: Euler--Maruyama
+    k0, K, dt, _, _ = steps  # one scheme (Euler--Maruyama); threads split the cells
     blocks, Jflat, Jsflat = couplings
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
@@ -264,7 +265,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     (skipped when qpairs is empty): qblocks and QTflat (pair, ...) as in :func:`integrate`,
     blocks transposed; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
-    k0, K, dt, _ = steps  # one scheme: Euler--Maruyama
+    k0, K, dt, _, _ = steps  # one scheme (Euler--Maruyama); threads split the cells
     blocks, JTflat, JsTflat = couplings
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
@@ -427,5 +428,20 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
 
 
 #: This kind's kernels, by layout (see the module docstring), and the coupling form they read.
-LAYOUTS = {"batched": integrate, "replicas": integrate_replicas}
-COUPLINGS = "blocks"
+LAYOUTS = {"batched": Layout(integrate, "blocks", cell_major=True),
+           "replicas": Layout(integrate_replicas, "blocks", cell_major=False)}
+
+#: Runs of fewer than SMALL_BATCH replicas on chips with at most SMALL_COUPLINGS coupling
+#: entries (over all blocks and delay lines) use one time loop per replica (couplings stay in
+#: each core's cache; no barrier per step; the update vectorises over cells); the others use
+#: matrix products over all replicas each step (the update vectorises over replicas).
+#: Measured with bench/engine.py (c) and the 784-500-10 learner chip at 20-500 replicas.
+SMALL_COUPLINGS = 1 << 15
+SMALL_BATCH = 256
+
+
+def choose_layout(cells: int, couplers: int, entries: int, lines: int, replicas: int) -> str:
+    """The faster layout for a chip of ``cells`` cells, ``couplers`` devices, ``entries``
+    coupling-block entries per delay line and ``lines`` delay lines, run with ``replicas``."""
+    small = entries * lines <= SMALL_COUPLINGS and replicas < SMALL_BATCH
+    return "replicas" if small else "batched"

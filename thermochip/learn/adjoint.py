@@ -56,6 +56,10 @@ def adjoint_problems(section: EpSection, spec, model, params,
                      data_shape) -> list[tuple[str, str]]:
     """What AsymEP and Dyadic EP need: EP's, and both nudges."""
     out = ep_problems(section, spec, model, params, data_shape)
+    if not model.kind.drift:
+        out.append(("cells.model", f"{section.rule} adds its adjoint correction to the cells' "
+                                   f"drift; {model.name} cells ({model.kind.name} dynamics) "
+                                   f"have none (use rule ep)"))
     if section.estimator == "one_sided":
         out.append(("learner.estimator", f"{section.rule} nudges with +beta and -beta; "
                                          f"one_sided is for rule ep"))
