@@ -6,7 +6,14 @@
 (a) dense all-to-all soft-spin chip, N = 1024, B = 256 replicas, 1000 steps;
 (b) oscillator chip shaped 784-500-10 (784 inputs as fields, 510 oscillators), B = 256;
 (c) both kernel layouts on dense chips, at 20 and 256 replicas, to place the engine's
-    SMALL_COUPLINGS switch.
+    langevin kind's SMALL_COUPLINGS switch (thermochip/_kernels/langevin.py);
+(d) p-bit chips sampled by chromatic Gibbs sweeps: a dense N = 1024 chip and a sparse
+    N = 4096 chip of degree 16, B = 256 replicas: spin updates per second (one per cell,
+    replica and sweep), the ratio of the dense chip's coupling MACs to numpy's float32 matrix
+    product at the same shapes, and effective (independent) samples per second from the
+    integrated autocorrelation time of the mean magnetisation. For scale: thrml (JAX block
+    Gibbs) measured 0.86-1.8 M spin updates/s on a dense N = 1024 graph and 23-70 M on a 2-D
+    lattice on this kind of machine (../shared/REFERENCES.md; not run here).
 Prints cell-steps/s, coupling-MAC/s (one MAC per coupling-matrix entry, channel and replica
 per step, as the dense products compute it) and the ratio to numpy's matrix-product rate
 measured in the same run. Peak memory is the process's maximum resident set size.
@@ -106,8 +113,65 @@ def main(small: bool = False) -> None:
                   f"{rates[1]:8.0f}  -> {'replicas' if rates[0] > rates[1] else 'batched'} "
                   f"faster")
 
+    pbit_rates(small)
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MiB (no per-step trajectory is kept)")
+
+
+def sparse_edges(n: int, degree: int, seed: int = 0) -> list[list[int]]:
+    """A graph of exactly ``degree`` couplers per cell: the edges (i, i + s mod n) for
+    degree / 2 distinct random shifts s."""
+    rng = np.random.default_rng(seed)
+    shifts = rng.choice(np.arange(1, n // 2), size=degree // 2, replace=False)
+    return [[i, (i + int(s)) % n] for s in shifts for i in range(n)]
+
+
+def pbit_rates(small: bool) -> None:
+    from thermochip.engine import Engine
+    from thermochip.sampling import integrated_autocorrelation
+
+    print("(d) p-bit chips, chromatic Gibbs sweeps, B = 256, float32")
+    B = 64 if small else 256
+    sweeps = 10 if small else 100
+    base = {"noise": {"thermal": {"kT": 1.0}},
+            "integrator": {"dt": "66.67 ns", "steps": sweeps, "method": "chromatic"},
+            "run": {"replicas": B, "seed": 0}}
+    n_dense = 256 if small else 1024
+    n_sparse = 512 if small else 4096
+    cases = [(f"dense N={n_dense}", {"cells": {"model": "pbit", "n": n_dense},
+                                     "couplings": {"init": {"kind": "random",
+                                                            "std": 1 / np.sqrt(n_dense)}}}),
+             (f"sparse N={n_sparse}, degree 16",
+              {"cells": {"model": "pbit", "n": n_sparse},
+               "topology": {"kind": "sparse", "edges": sparse_edges(n_sparse, 16)},
+               "couplings": {"init": {"kind": "random", "std": 0.3}}})]
+    for label, spec in cases:
+        chip = Chip.from_spec(load_spec({**base, **spec}))
+        engine = Engine(chip)
+        engine.run(2, energy_every=0)
+        best = min(engine.run(energy_every=0).seconds for _ in range(3))
+        rate = sweeps * chip.n * B / best
+        line = f"  {label}: {rate / 1e6:.1f} M spin updates/s ({engine.layout} layout)"
+        if "dense" in label:
+            mac = sweeps * chip.n * chip.n * B / best
+            line += (f"; coupling MAC/s {mac:.3g} vs numpy float32 ({chip.n}x{chip.n})@"
+                     f"({chip.n}x{B}) {numpy_matmul_rate(B, chip.n, 5):.3g} -> ratio "
+                     f"{mac / numpy_matmul_rate(B, chip.n, 5):.2f}")
+        print(line)
+        # effective samples: the ADC reads every sweep of 64 replicas (the buffer holds them
+        # all); tau_int of each replica's mean magnetisation
+        sampled = load_spec({**base, **spec, "adc": {"bits": 1, "full_scale": 2.0,
+                                                     "mode": "value", "sample_rate": "15 MHz"},
+                             "integrator": {**base["integrator"], "steps": 2 * sweeps},
+                             "run": {"replicas": 64, "seed": 0}})
+        eng = Engine(Chip.from_spec(sampled))
+        eng.run(2, energy_every=0)
+        r = eng.run(energy_every=0)
+        m = r.adc_values[:, r.adc_values.shape[1] // 10:, :, 0].mean(axis=2)
+        tau = integrated_autocorrelation(m)
+        print(f"    tau_int {tau:.2f} sweeps: {64 * m.shape[1] / tau / r.seconds:,.0f} "
+              f"effective samples/s (64 replicas, the ADC reading every sweep)")
 
 
 if __name__ == "__main__":

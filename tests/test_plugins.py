@@ -75,7 +75,8 @@ TOY_RULE = '''
 """Rule toy_ep: the one-sided EP contrast, written as a rule module of its own."""
 from dataclasses import dataclass
 
-from thermochip.learn.ep_circuit import AbstractEstimator, EpCircuit, EpSection, ep_problems
+from thermochip.learn.ep_circuit import (AbstractEstimator, EpCircuit, EpSection, ep_problems,
+                                         pair_terms)
 from thermochip.learn.rules import register_rule
 
 
@@ -99,8 +100,7 @@ class ToyEstimator(AbstractEstimator):
         return circuit.contrast(U, U_free, pixels, 1.0 / circuit.cfg.beta)
 
     def coupler_terms(self, circuit, ch):
-        return {name: circuit.model.pair_grad_mean(ch[:, :, r0:r1], ch[:, :, c0:c1])
-                for name, (r0, r1, c0, c1) in circuit.blocks.items()}
+        return pair_terms(circuit, ch)
 
 
 RULE = register_rule(ToyEpLearner, lambda chip, n: EpCircuit(chip, n, ToyEstimator()))

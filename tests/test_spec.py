@@ -450,7 +450,7 @@ def test_learner_rules_are_the_registered_ones():
         load_spec({**EP_DIGITS, "learner": {"rule": "eqprop"}})
     (path, message), = info.value.problems
     assert path == "learner.rule"
-    assert "choices: asymep, dyadic, ep, om" in message
+    assert "choices: asymep, contrastive, dyadic, ep, om" in message
 
 
 # ---------------------------------------------------------------------------------------------

@@ -296,6 +296,15 @@ class EpCircuit(AbstractLearner):
             writer.load_state_dict(name, state)
 
 
+def pair_terms(circuit: EpCircuit, ch: np.ndarray) -> dict[str, np.ndarray]:
+    """Each coupler register's accumulator when its local term is the model's pair term
+    dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), sample-averaged over channel samples ch
+    (channel, sample, cell): one matrix product per block and channel. A directed device gets
+    its pair's term too: a reciprocal energy knows no direction."""
+    return {name: circuit.model.pair_grad_mean(ch[:, :, r0:r1], ch[:, :, c0:c1])
+            for name, (r0, r1, c0, c1) in circuit.blocks.items()}
+
+
 def coupler_blocks(chip: Chip) -> dict[str, tuple[int, int, int, int]]:
     """The coupler registers of a layered chip, by name: ``J{k}`` the block (r0, r1, c0, c1)
     between layers k and k+1 with rows in layer k (one device per reciprocal pair, or on a

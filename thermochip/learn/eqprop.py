@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from thermochip.learn.ep_circuit import AbstractEstimator, EpCircuit, EpSection, ep_problems
+from thermochip.learn.ep_circuit import (
+    AbstractEstimator,
+    EpCircuit,
+    EpSection,
+    ep_problems,
+    pair_terms,
+)
 from thermochip.learn.rules import register_rule
 
 
@@ -52,11 +58,7 @@ class EpEstimator(AbstractEstimator):
         return circuit.contrast(U[0], U[1], pixels, 0.5 / cfg.beta)
 
     def coupler_terms(self, circuit: EpCircuit, ch: np.ndarray) -> dict[str, np.ndarray]:
-        """dV/dJ_ij = pair_sign * sum_c ch_c(x_i) ch_c(x_j), sample-averaged (one matrix
-        product per block and channel). A directed device gets its pair's term too:
-        symmetric EP knows no direction."""
-        return {name: circuit.model.pair_grad_mean(ch[:, :, r0:r1], ch[:, :, c0:c1])
-                for name, (r0, r1, c0, c1) in circuit.blocks.items()}
+        return pair_terms(circuit, ch)
 
 
 RULE = register_rule(EpLearner, lambda chip, n_classes: EpCircuit(chip, n_classes,
