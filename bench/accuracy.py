@@ -10,7 +10,8 @@ steps at Euler step 0.1, +-beta, batch 20, 8-bit couplings, 8-bit I/Q ADC, therm
 steps), one epoch of the same chip at Gower's default dynamics (T2 = 4, beta = 1, plain
 lr * estimate steps: the speed figure), soft-spin EP (examples/fashion_softspin_ep.yaml) and
 one epoch of OM learning with per-class wells (examples/mnist_om.yaml's circuit on
-Fashion-MNIST: MNIST itself is not installable here).
+Fashion-MNIST: MNIST itself is not installable here) and contrastive learning on p-bits
+(examples/fashion_pbit_ep.yaml).
 Prints test accuracy, epochs, seconds per epoch, training samples per second and the peak
 resident memory of each run (each in its own process, so peaks do not mix).
 """
@@ -36,6 +37,7 @@ RUNS = {
                                                       "learner.lr": [0.2, 0.05]}),
     "softspin_ep": ("examples/fashion_softspin_ep.yaml", {}),
     "om": ("examples/mnist_om.yaml", {"data.dataset": "fashion_mnist"}),
+    "pbit_contrastive": ("examples/fashion_pbit_ep.yaml", {}),
 }
 
 

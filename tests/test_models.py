@@ -40,6 +40,9 @@ def kernel_params(model, dtype=np.float64):
 
 
 def random_states(model, rng, shape):
+    """States a cell can hold: its discrete levels (p-bits: +-1), phases, or real values."""
+    if model.discrete_states is not None:
+        return rng.choice(model.discrete_states, shape)
     if model.periodic is not None:
         return rng.uniform(0.0, model.periodic, shape)
     return rng.normal(0.0, 1.0, shape)

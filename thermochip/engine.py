@@ -266,7 +266,7 @@ class Engine:
         chip, whose A is zero.
         """
         chip, spec, model, dtype = self.chip, self.chip.spec, self.chip.model, self.dtype
-        B, N, batched = self.B, chip.n, self.cell_major
+        B, N, cell_major = self.B, chip.n, self.cell_major
         n_steps = chip.steps if steps is None else steps
         if energy_every is None:
             energy_every = spec.integrator.energy_every or max(1, n_steps // 200)
@@ -285,7 +285,7 @@ class Engine:
                              f"{np.shape(correction.ref)}")
         # a copy: the kernels update the state in place, and x0 is the caller's
         x = np.array(self.initial_state() if x0 is None else x0, dtype=dtype, order="C")
-        if batched:
+        if cell_major:
             x = np.ascontiguousarray(x.T)
         p = self.p
         hist = np.empty((self.n_slots, model.n_channels) + x.shape, dtype=dtype)  # kernel-filled
@@ -297,7 +297,7 @@ class Engine:
             given = h_ext if np.any(h_ext[1]) else h_ext[:1]
         else:
             given = np.broadcast_to(h_ext, (1, B, N))
-        hx = np.ascontiguousarray(given.transpose(0, 2, 1) if batched else given, dtype=dtype)
+        hx = np.ascontiguousarray(given.transpose(0, 2, 1) if cell_major else given, dtype=dtype)
         dt = dtype(chip.dt)
         if correction is None:  # an empty pair list switches the correction off
             adjoint = self._no_correction()
@@ -307,7 +307,7 @@ class Engine:
             twin = B // 2 if correction.twins else 0
             xref = (np.zeros((0, 0)) if correction.twins else
                     np.mod(correction.ref, model.periodic) if model.periodic else correction.ref)
-            xref = np.ascontiguousarray(xref.T if batched and not correction.twins else xref,
+            xref = np.ascontiguousarray(xref.T if cell_major and not correction.twins else xref,
                                         dtype=dtype)
         adjoint = args.Adjoint(*adjoint, xref, twin, dtype(model.periodic or 0.0), dtype(0.5))
 
@@ -328,7 +328,7 @@ class Engine:
 
         def state():
             """(replica, cell) view of the state."""
-            return x.T if batched else x
+            return x.T if cell_major else x
 
         def energy():
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
@@ -403,8 +403,9 @@ def simulate(chip: Chip, *, steps: int | None = None, replicas: int | None = Non
              energy_every: int | None = None, progress: bool = False,
              layout: str = "auto") -> SimResult:
     """One simulation of ``replicas`` copies of ``chip`` (see :class:`Engine` and
-    :meth:`Engine.run`). layout: "replicas" (one time loop per replica), "batched" (matrix
-    products over replicas each step) or "auto" (see SMALL_COUPLINGS)."""
+    :meth:`Engine.run`). layout: one of the dynamics kind's ``LAYOUTS`` ("batched": matrix
+    products over replicas each step; "replicas": one loop per replica, or for p-bits
+    neighbour lists) or "auto" (the kind's ``choose_layout``)."""
     engine = Engine(chip, replicas=replicas, seed=seed, layout=layout)
     return engine.run(steps, x0=x0, h_ext=h_ext, noise=noise, energy_every=energy_every,
                       progress=progress)
