@@ -14,7 +14,8 @@ o = 0) the Gibbs conditional of
 
 at inverse temperature beta = 1/kT (``noise.thermal.kT``, in the units of J; kT = 0 or no
 thermal section: beta = inf, the deterministic sign). ``noise.mismatch.cell_gain`` and
-``cell_offset`` are each cell's tanh gain g_i and offset o_i.
+``cell_offset`` are each cell's tanh gain g_i and offset o_i; ``noise.flicker`` adds a 1/f
+drift to each I_i (a wandering threshold, in the units of J).
 
 The entropy source: r = 2u - 1 + ``entropy_bias``, u uniform on [0, 1) (a biased source shifts
 every cell's threshold); with ``entropy_sources`` = S > 0, cell i draws its u from source

@@ -218,6 +218,29 @@ def test_a_biased_entropy_source_shifts_the_threshold():
     assert np.all(np.abs(up - p) < 5 * np.sqrt(p * (1 - p) / n) + 1e-9), (up, p)
 
 
+@pytest.mark.statistical
+def test_flicker_noise_wanders_each_cells_threshold():
+    """1/f noise of rms 1 with corners at 1-10 Hz is frozen over a 3.2 us run, so each
+    replica's cell sits at input eps ~ N(0, 1) and its mean read-out is tanh(eps) plus
+    binomial noise: the variance of the 512 (replica, cell) means is E[tanh(eps)^2] +
+    E[1 - tanh(eps)^2] / 400 (quadrature), against 1 / 400 without flicker. Tolerance 15 %:
+    the variance of 512 such means has a relative spread of about 5 %."""
+    eps, w = np.polynomial.hermite_e.hermegauss(80)
+    t2 = (w * np.tanh(eps) ** 2).sum() / w.sum()
+    for flicker, expected in ((None, 1 / 400), ({"amplitude": 1.0, "f_min": 1.0,
+                                                 "f_max": 10.0}, t2 + (1 - t2) / 400)):
+        spec = spec_for(4, "chromatic", couplings={"init": {"kind": "constant", "value": 0.0}},
+                        fields=0.0)
+        spec["integrator"]["steps"] = 400
+        spec["adc"]["sample_rate"] = "125 MHz"
+        if flicker:
+            spec["noise"]["flicker"] = flicker
+        chip = Chip.from_spec(load_spec(spec))
+        x = Engine(chip).run(energy_every=0).adc_analog[..., 0]    # (replica, sample, cell)
+        means = np.sign(x).mean(axis=1)
+        assert abs(means.var() / expected - 1) < 0.15, (flicker, means.var(), expected)
+
+
 def test_cells_sharing_an_entropy_source_draw_together():
     """Two sources for four equal cells: cells 0 and 2 (source 0) are always equal, as are 1
     and 3; with a source each they are not."""

@@ -200,7 +200,8 @@ class PhaseNoise:
 class FlickerNoise:
     """1/f force noise per cell, a sum of Ornstein--Uhlenbeck processes with corner rates
     spaced `poles_per_decade` per decade over [f_min, f_max]; `amplitude` is the rms of the
-    total, in force units (dimensionless rate of change)."""
+    total, in force units (langevin cells: dimensionless rate of change; p-bits: added to
+    each cell's input I, in coupling units, a wandering threshold)."""
 
     amplitude: float = spec_field(doc="rms of the flicker force (normalised)", check=NON_NEGATIVE)
     f_min: float = spec_field(doc="lowest corner frequency", unit="Hz", check=POSITIVE)
@@ -212,10 +213,12 @@ class FlickerNoise:
 class MismatchSpec:
     """Fixed device mismatch, drawn once per chip from the run seed (never per step)."""
 
-    cell_gain: float = spec_field(0.0, doc="relative std of each cell's rate (mobility)",
+    cell_gain: float = spec_field(0.0, doc="relative std of each cell's rate (mobility; "
+                                            "p-bits: the gain of its tanh)",
                                   check=NON_NEGATIVE)
     cell_offset: float = spec_field(0.0, doc="std of a constant force offset per cell "
-                                             "(oim: frequency detuning / rate)",
+                                             "(oim: frequency detuning / rate; p-bits: an "
+                                             "input offset, in coupling units)",
                                     check=NON_NEGATIVE)
     coupler_gain: float = spec_field(0.0, doc="relative std of each coupler's gain",
                                      check=NON_NEGATIVE)
