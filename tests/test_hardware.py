@@ -12,7 +12,7 @@ import pytest
 
 from device_models import adc, dac
 from thermochip.chip import Chip
-from thermochip.engine import simulate
+from thermochip.engine import Engine, simulate
 from thermochip.reference import reference_simulate
 from thermochip.spec_io import load_spec
 
@@ -449,6 +449,39 @@ def test_engine_adc_window_average_matches_reference(name, layout, energy_every)
     last = np.stack([chip.model.readout(p, traj[res.sample_steps], mode, r)
                      for r in range(R)], axis=-1).transpose(1, 0, 2, 3)
     assert np.abs(last - want).max() > 1e-3
+
+
+#: sample state indices closer together than the window: every step, and an irregular set
+OVERLAPPING = {"every step": None, "irregular": [2, 3, 4, 9, 10, 11, 30, 31, 99, 100]}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("samples", list(OVERLAPPING))
+@pytest.mark.parametrize("name", ["softspin", "oim_iq"])
+def test_engine_adc_overlapping_windows_match_reference(name, samples, layout):
+    """Samples closer together than the ADC window (a learner's phase samples every step): each
+    sample is still the mean read-out over the w states ending at its index (fewer at the
+    start of the run: states 1 .. k_s when k_s < w), checked against the reference
+    trajectory; chunks of 7 steps put windows across chunk boundaries."""
+    chip = make_chip({**WINDOW_SPECS[name], "run": {"dtype": "float64", "replicas": 2}})
+    B, K, N = 2, chip.steps, chip.n
+    steps = np.arange(1, K + 1) if OVERLAPPING[samples] is None else np.array(
+        OVERLAPPING[samples])
+    rng = np.random.default_rng(8)
+    lo, hi = chip.model.init_range
+    x0 = rng.uniform(lo, hi, (B, N))
+    noise = rng.standard_normal((B, K, N))
+    res = Engine(chip, layout=layout).run(x0=x0.copy(), noise=noise, sample_steps=steps,
+                                          energy_every=7)
+    traj = reference_simulate(chip, x0, noise)
+    w = int(round(chip.spec.adc.window / chip.spec.integrator.dt))
+    mode = chip.model.readout_index(chip.spec.adc.mode)
+    p = chip.model.to_kernel(chip.params, np.float64)
+    want = np.stack([np.stack([chip.model.readout(p, traj[max(1, k - w + 1):k + 1], mode, r)
+                               .mean(axis=0) for r in range(chip.model.readouts[mode][1])],
+                              axis=-1) for k in steps], axis=1)
+    assert w > 1 and np.diff(steps).min() < w
+    np.testing.assert_allclose(res.adc_analog, want, rtol=0, atol=1e-9)
 
 
 def test_engine_adc_input_noise_std():

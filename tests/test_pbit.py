@@ -146,6 +146,25 @@ def test_layouts_agree_bit_for_bit_on_dac_grid_couplings_in_float64():
     assert np.array_equal(a, b)
 
 
+@pytest.mark.parametrize("layout", ["replicas", "batched"])
+def test_overlapping_adc_windows_average_the_states_they_hold(layout):
+    """A sample every step with a 5-step window (a learner's phase samples): each sample is the
+    mean of the 5 states ending at it (fewer at the start), the same states a 1-step window
+    reads (the ADC does not touch the dynamics); 7-step chunks cross the windows."""
+    base = spec_for(6, "chromatic")
+    runs = {}
+    for window in ("8 ns", "40 ns"):
+        spec = {**base, "adc": {**base["adc"], "window": window, "sample_rate": "25 MHz"}}
+        spec["integrator"]["steps"] = 60
+        chip = Chip.from_spec(load_spec(spec))
+        runs[window] = Engine(chip, layout=layout).run(
+            sample_steps=np.arange(1, 61), energy_every=7).adc_analog[..., 0]
+    states, averaged = runs["8 ns"], runs["40 ns"]
+    want = np.stack([states[:, max(0, k - 5):k].mean(axis=1) for k in range(1, 61)], axis=1)
+    assert np.ptp(states) > 0
+    np.testing.assert_allclose(averaged, want, rtol=0, atol=1e-12)
+
+
 def test_results_do_not_depend_on_the_thread_count():
     from thermochip._kernels.jit import set_num_threads
 

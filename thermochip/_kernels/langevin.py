@@ -46,7 +46,7 @@ import numpy as np
 
 from device_models.carrier import rotate
 from thermochip._kernels import Layout
-from thermochip._kernels.adc import accumulate, advance
+from thermochip._kernels.adc import accumulate, advance, open_until
 from thermochip._kernels.dispatch import cell_force, channel, channel_deriv, coupling_force
 from thermochip._kernels.jit import kernel, prange, reduction, scalar
 from thermochip._kernels.rng import normal_as
@@ -132,10 +132,9 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
     corr = qpairs.shape[0] > 0
-    n_samples = adc_steps.shape[0]
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
-    inv_win = (dt - dt + 1) / adc_win
+    one = dt - dt + 1
     G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
     tmp2 = np.empty((N if quad else 0, B), dtype=x.dtype)
@@ -200,8 +199,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
         # 3. (prepared) is the new state inside the next ADC sample's window?
         kn = kk + 1
         s = cursor[0]
-        in_win = s < n_samples and kn > adc_steps[s] - adc_win
-        last = in_win and kn == adc_steps[s]
+        s_end = open_until(adc_steps, s, kn, adc_win)
         cur, nslot = kk % n_slots, kn % n_slots  # slots of the current and the new state
         # 2. cell update, parallel over cells; each cell's replicas are contiguous in the
         # cell-major arrays, so after the normals (the ziggurat branches) the update and the
@@ -237,13 +235,12 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
             _channels_into(p, xr, hist[nslot, 0, i], hist[nslot, nc - 1, i], nc - 1)
             if nonfinite:
                 bad[i] = _first_nonfinite(xr)
-            if in_win:
+            if s_end > s:
                 n0, n1 = hist[nslot, 0, i], hist[nslot, nc - 1, i]
                 for b in range(B):
-                    accumulate(p, xr[b], n0[b], n1[b], adc_buf, b, s, i, adc_mode, inv_win,
-                               last)
-        if last:
-            cursor[0] = s + 1
+                    accumulate(p, xr[b], n0[b], n1[b], adc_buf, b, i, adc_mode, s, s_end, kn,
+                               adc_steps, adc_win, one)
+        cursor[0] = advance(adc_steps, s, kn)
         for i in range(N):
             if bad[i] >= 0:
                 status[0] = kn
@@ -278,10 +275,9 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
     corr = qpairs.shape[0] > 0
-    n_samples = adc_steps.shape[0]
     zero = dt - dt
     sqdt = np.sqrt(dt)
-    inv_win = (dt - dt + 1) / adc_win
+    one = dt - dt + 1
     G = np.zeros((B, 2, N), dtype=x.dtype)  # rows no block writes stay zero
     nq = N if corr else 0
     R = np.zeros((B, nq), dtype=x.dtype)
@@ -374,8 +370,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
                     for i in range(N):
                         C[b, i] = coupling_force(p, R[b, i], H[b, 0, i], H[b, 1, i])
             kn = kk + 1
-            in_win = s < n_samples and kn > adc_steps[s] - adc_win
-            last = in_win and kn == adc_steps[s]
+            s_end = open_until(adc_steps, s, kn, adc_win)
             cur, nslot = kk % n_slots, kn % n_slots
             for m in range(members):
                 b = g + m * twin
@@ -405,13 +400,12 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
                 if nonfinite and bad_step[b] < 0:
                     bad_step[b] = kn
                     bad_cell[b] = _first_nonfinite(xb)
-                if in_win:
+                if s_end > s:
                     n0, n1 = hist[nslot, 0, b], hist[nslot, nc - 1, b]
                     for i in range(N):
-                        accumulate(p, xb[i], n0[i], n1[i], adc_buf, b, s, i, adc_mode,
-                                   inv_win, last)
-            if last:
-                s += 1
+                        accumulate(p, xb[i], n0[i], n1[i], adc_buf, b, i, adc_mode, s, s_end, kn,
+                                   adc_steps, adc_win, one)
+            s = advance(adc_steps, s, kn)
             if bad_step[g] >= 0 or bad_step[g + (members - 1) * twin] >= 0:
                 break
     cursor[0] = advance(adc_steps, s_start, k0 + K)

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from thermochip._kernels import Layout
-from thermochip._kernels.adc import accumulate, advance
+from thermochip._kernels.adc import accumulate, advance, open_until
 from thermochip._kernels.dispatch import sample
 from thermochip._kernels.jit import kernel, prange, scalar
 from thermochip._kernels.rng import uniform
@@ -99,8 +99,7 @@ def update_rows(p, x, hist, steps, neighbours, cells, random, adc, adjoint, stat
     adc_steps, adc_win, adc_mode, adc_buf, cursor = adc
     N, B = x.shape
     n_slots, n_lines = hist.shape[0], delays.shape[0]
-    n_samples = adc_steps.shape[0]
-    inv_win = (dt - dt + 1) / adc_win
+    one = dt - dt + 1
     lags = delays.copy()
     if method == SYNCHRONOUS:
         for line in range(n_lines):
@@ -158,15 +157,14 @@ def update_rows(p, x, hist, steps, neighbours, cells, random, adc, adjoint, stat
                 nslot = kn % n_slots
                 for i in range(N):
                     hist[nslot, 0, i, b0:b1] = x[i, b0:b1]
-            if s < n_samples and kn > adc_steps[s] - adc_win:
-                last = kn == adc_steps[s]
+            s_end = open_until(adc_steps, s, kn, adc_win)
+            if s_end > s:
                 for t in range(w):
                     b = b0 + t
                     for i in range(N):
-                        accumulate(p, x[i, b], x[i, b], x[i, b], adc_buf, b, s, i, adc_mode,
-                                   inv_win, last)
-                if last:
-                    s += 1
+                        accumulate(p, x[i, b], x[i, b], x[i, b], adc_buf, b, i, adc_mode, s,
+                                   s_end, kn, adc_steps, adc_win, one)
+            s = advance(adc_steps, s, kn)
     cursor[0] = advance(adc_steps, s_start, k0 + K)
     return 0
 
@@ -187,8 +185,7 @@ def update_dense(p, x, hist, steps, dense, cells, random, adc, adjoint, status):
     adc_steps, adc_win, adc_mode, adc_buf, cursor = adc
     N, B = x.shape
     n_slots, n_lines = hist.shape[0], delays.shape[0]
-    n_samples = adc_steps.shape[0]
-    inv_win = (dt - dt + 1) / adc_win
+    one = dt - dt + 1
     lags = delays.copy()
     if method == SYNCHRONOUS:
         for line in range(n_lines):
@@ -268,15 +265,14 @@ def update_dense(p, x, hist, steps, dense, cells, random, adc, adjoint, status):
         kn = kk + 1
         if delayed:
             hist[kn % n_slots, 0] = x
-        if s < n_samples and kn > adc_steps[s] - adc_win:
-            last = kn == adc_steps[s]
+        s_end = open_until(adc_steps, s, kn, adc_win)
+        if s_end > s:
             for chunk in prange(n_chunks):
                 for b in range(chunk * width, min(B, chunk * width + width)):
                     for i in range(N):
-                        accumulate(p, x[i, b], x[i, b], x[i, b], adc_buf, b, s, i, adc_mode,
-                                   inv_win, last)
-            if last:
-                s += 1
+                        accumulate(p, x[i, b], x[i, b], x[i, b], adc_buf, b, i, adc_mode, s,
+                                   s_end, kn, adc_steps, adc_win, one)
+        s = advance(adc_steps, s, kn)
     cursor[0] = advance(adc_steps, cursor[0], k0 + K)
     return 0
 
