@@ -127,9 +127,12 @@ def test_calibrate_refuses_a_directed_chip(tmp_path):
     path.write_text(yaml.safe_dump(spec))
     r = thermochip("calibrate", path, "--steps", 10, cwd=tmp_path)
     assert r.returncode == 2, r.stderr
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1)
+                if text.strip().startswith("asymmetric:"))
     assert r.stderr.strip().splitlines() == [
-        "error: couplings.asymmetric: calibrate fits one coupling per reciprocal pair "
-        "(J_ij = J_ji) and needs reciprocal couplers; set couplings.asymmetric: false"]
+        f"error: 1 problem in {path}",
+        f"  couplings.asymmetric (line {line}): calibrate fits one coupling per reciprocal "
+        f"pair (J_ij = J_ji) and needs reciprocal couplers; set couplings.asymmetric: false"]
 
 
 def test_simulate_directed_chip_counts_devices(tmp_path):

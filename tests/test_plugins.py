@@ -136,7 +136,7 @@ spec = {"cells": {"model": "softspin", "preset": "seed000_double_well", "layers"
                   "inputs": 5},
         "topology": "layered", "couplings": {"init": {"kind": "random", "std": 0.5}},
         "noise": {"thermal": {"kT": 0.01}},
-        "adc": {"bits": 12, "full_scale": 2.0, "mode": "value", "sample_rate": "1 GHz"},
+        "adc": {"bits": 12, "full_scale": 2.0, "mode": "value", "sample_rate": "10 GHz"},
         "integrator": {"dt": "100 ps", "steps": 10},
         "learner": {"rule": "toy_ep", "estimator": "one_sided", "beta": 0.5, "free_steps": 10,
                     "nudged_steps": 5, "window": 2, "update_every": 4},

@@ -2,7 +2,8 @@ r"""In-situ calibration of a soft-spin chip: recover the couplings the analog co
 apply (DAC value times mismatch gain, plus offset) from the chip's own thermal trajectories.
 
 The chip runs ``replicas`` x ``steps`` with its noise; the ADC samples every cell at every step
-(``adc.bits`` over ``adc.full_scale``; point samples, ``adc.window`` must be one step). For soft
+(``adc.sample_rate`` = 1/dt, ``adc.bits`` over ``adc.full_scale``; point samples: ``adc.window``
+one step; :func:`thermochip.checks.calibrate_problems` refuses the rest). For soft
 spins the drift is linear in the unknowns,
 ``f_i(x) = local_force(x_i, 0, a_i) - b_i - sum_j J_ij x_j``, so the Euler--Maruyama residual
 ``r_k = dx_k - f(x_k) dt`` is linear in ``theta = (J_ij for every existing coupler i < j,
@@ -47,6 +48,7 @@ import numpy as np
 
 from device_models import adc as adc_model
 from device_models import dac
+from thermochip.checks import calibrate_problems
 from thermochip.chip import Chip
 from thermochip.engine import Engine
 from thermochip.errors import IncompatibleModelError, ThermochipError
@@ -175,29 +177,9 @@ class CalibrationReport:
 def _check(chip: Chip) -> list[str]:
     """Reject what the linear model cannot describe; list what it ignores."""
     spec = chip.spec
-    if not chip.model.affine_drift:
-        raise IncompatibleModelError(f"calibrate needs cells whose drift is linear in the "
-                                     f"couplings and fields (softspin); got "
-                                     f"{chip.model.name!r}")
-    if spec.noise.thermal is None or spec.noise.thermal.kT <= 0:
-        raise IncompatibleModelError("calibrate learns from thermal fluctuations: set "
-                                     "noise.thermal.kT > 0")
-    if spec.adc is None:
-        raise IncompatibleModelError("calibrate reads the cells through the ADC: add an adc "
-                                     "section")
-    if chip.directed:
-        from thermochip.checks import directed_where
-        where = directed_where(spec)
-        raise IncompatibleModelError(f"{where}: calibrate fits one coupling per reciprocal pair "
-                                     f"(J_ij = J_ji) and needs reciprocal couplers; set "
-                                     f"{where}: false")
-    if round(spec.adc.window / spec.integrator.dt) > 1:
-        raise IncompatibleModelError("calibrate needs point samples: set adc.window to 0 (one "
-                                     "step)")
-    d = spec.delays
-    if d.loop_latency or d.latency_jitter or d.interconnect or d.interconnect_jitter:
-        raise IncompatibleModelError("calibrate assumes instantaneous couplings: remove "
-                                     "delays (loop latency / interconnect)")
+    refused = calibrate_problems(spec)
+    if refused:
+        raise IncompatibleModelError("; ".join(f"{path}: {why}" for path, why in refused))
     ignored = []
     if spec.noise.mismatch.cell_gain > 0:
         ignored.append("noise.mismatch.cell_gain")

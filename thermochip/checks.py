@@ -141,14 +141,16 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                                                f"{1 / (2 * np.pi * it.dt):.4g} Hz"))
 
     # -- integrator
-    if (it.duration is None) == (it.steps is None):
-        out.append(("integrator", "give exactly one of duration, steps"))
+    if it.duration is not None and it.steps is not None:
+        out.append(("integrator", "give one of duration, steps, not both"))
+    elif it.duration is None and it.steps is None and spec.learner is None:
+        out.append(("integrator", "give the run's length: duration or steps"))
     if it.method is not None and it.method not in model.kind.methods:
         out.append(("integrator.method", f"{model.name} cells ({model.kind.name} dynamics) "
                                          f"update by {', '.join(model.kind.methods)}; got "
                                          f"{it.method!r}"))
     steps = it.steps if it.steps is not None else (
-        int(round(it.duration / it.dt)) if it.duration else 1)
+        int(round(it.duration / it.dt)) if it.duration else None)
 
     # -- ADC
     a = spec.adc
@@ -160,18 +162,18 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         if (a.sample_rate is None) == (a.sample_times is None):
             out.append(("adc", "give exactly one of sample_rate, sample_times"))
         else:
-            window = max(1, int(round(a.window / it.dt)))
+            window = a.window_steps(it.dt)
             if a.sample_times is not None:
                 s = np.rint(np.asarray(a.sample_times) / it.dt).astype(int)
                 if len(s) == 0:
                     out.append(("adc.sample_times", "needs at least one time"))
-                elif np.any(s < 1) or np.any(s > steps):
+                elif np.any(s < 1) or (steps is not None and np.any(s > steps)):
                     out.append(("adc.sample_times", f"times must lie in [dt, {steps * it.dt:g} s]"))
                 elif np.any(np.diff(s) < window) or s[0] < window:
                     out.append(("adc.sample_times", "samples must be increasing and at least "
                                                     "one window (and one step) apart"))
             else:
-                period = max(1, int(round(1.0 / (a.sample_rate * it.dt))))
+                period = a.period_steps(it.dt)
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
@@ -196,3 +198,76 @@ def _learner_problems(spec: ChipSpec, model, params) -> list[tuple[str, str]]:
     data = spec.data
     shape = None if data is None else (data.dataset, *DATA_SHAPES[data.dataset])
     return spec.learner.requirements(spec, model, params, shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# what each command reads
+
+#: Spec fields a command does not read, and why; reported (as warnings) only where the YAML
+#: sets them, so that no field is ignored silently.
+UNUSED: dict[str, tuple[tuple[str, str], ...]] = {
+    "simulate": (("data", "it trains nothing (thermochip run does)"),
+                 ("learner", "it trains nothing (thermochip run does)"),
+                 ("train", "it trains nothing (thermochip run does)")),
+    "run": (("integrator.steps", "each learner phase sets its own length (learner section)"),
+            ("integrator.duration", "each learner phase sets its own length (learner "
+                                    "section)"),
+            ("integrator.energy_every", "training records no energies"),
+            ("run.replicas", "training runs learner.update_every replicas, evaluation "
+                             "train.eval_replicas")),
+    "calibrate": (("data", "it trains nothing (thermochip run does)"),
+                  ("learner", "it trains nothing (thermochip run does)"),
+                  ("train", "it trains nothing (thermochip run does)")),
+}
+
+
+def _given(mapping: object, path: str) -> bool:
+    for key in path.split("."):
+        if not isinstance(mapping, dict) or key not in mapping:
+            return False
+        mapping = mapping[key]
+    return True
+
+
+def command_problems(spec: ChipSpec, command: str, given: dict | None = None
+                     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(refusals, unused fields) of ``spec`` for ``command`` (a verb of the command line):
+    what it cannot honour, and the fields it does not read that the YAML mapping ``given``
+    sets (all of :data:`UNUSED` when ``given`` is None)."""
+    refusals = calibrate_problems(spec) if command == "calibrate" else []
+    unused = [(path, why) for path, why in UNUSED.get(command, ())
+              if given is None or _given(given, path)]
+    return refusals, unused
+
+
+def calibrate_problems(spec: ChipSpec) -> list[tuple[str, str]]:
+    """What the linear OM model of ``thermochip calibrate`` cannot describe."""
+    model = device_models.get_model(spec.cells.model)
+    out = []
+    if not model.affine_drift:
+        out.append(("cells.model", f"calibrate needs cells whose drift is linear in the "
+                                   f"couplings and fields (softspin); got {model.name!r}"))
+    if spec.noise.thermal is None or spec.noise.thermal.kT <= 0:
+        out.append(("noise.thermal.kT", "calibrate learns from thermal fluctuations: set "
+                                        "noise.thermal.kT > 0"))
+    if spec.directed:
+        where = directed_where(spec)
+        out.append((where, f"calibrate fits one coupling per reciprocal pair (J_ij = J_ji) "
+                           f"and needs reciprocal couplers; set {where}: false"))
+    a, dt = spec.adc, spec.integrator.dt
+    if a is None:
+        out.append(("adc", "calibrate reads the cells through the ADC: add an adc section"))
+    else:
+        if a.window_steps(dt) > 1:
+            out.append(("adc.window", "calibrate needs point samples: set adc.window to 0 "
+                                      "(one step)"))
+        if a.period_steps(dt) != 1:
+            out.append(("adc.sample_times" if a.sample_rate is None else "adc.sample_rate",
+                        f"calibrate needs a sample every step: set adc.sample_rate to 1/dt "
+                        f"= {1 / dt:g} Hz"))
+    d = spec.delays
+    for name in ("loop_latency", "latency_jitter", "interconnect", "interconnect_jitter"):
+        if getattr(d, name):
+            out.append((f"delays.{name}", "calibrate assumes instantaneous couplings: remove "
+                                          "the delay"))
+    return out

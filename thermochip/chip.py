@@ -23,6 +23,7 @@ import device_models
 from device_models import dac
 from device_models import noise as device_noise
 from device_models.base import CellModel
+from thermochip.errors import ThermochipError
 from thermochip.graph import colour_classes
 from thermochip.registers import DacParams, Devices, Register
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
@@ -203,7 +204,12 @@ class Chip:
 
     @property
     def steps(self) -> int:
+        """The run's length in steps (integrator.steps, or duration / dt)."""
         it = self.spec.integrator
+        if it.steps is None and it.duration is None:
+            raise ThermochipError("the spec gives no run length: set integrator.steps or "
+                                  "integrator.duration (or --steps); training specs need "
+                                  "none, their learner phases set their own")
         return it.steps if it.steps is not None else max(1, int(round(it.duration / it.dt)))
 
     @property

@@ -48,11 +48,11 @@ def adc_plan(chip: Chip, n_steps: int) -> AdcPlan | None:
     if a.sample_times is not None:
         steps = np.rint(np.asarray(a.sample_times) / dt).astype(np.int64)
     else:
-        period = max(1, int(round(1.0 / (a.sample_rate * dt))))
+        period = a.period_steps(dt)
         steps = np.arange(period, n_steps + 1, period, dtype=np.int64)
     steps = steps[(steps >= 1) & (steps <= n_steps)]
     mode = chip.model.readout_index(a.mode)
-    return AdcPlan(steps=steps, window=max(1, int(round(a.window / dt))), mode=mode,
+    return AdcPlan(steps=steps, window=a.window_steps(dt), mode=mode,
                    n_readouts=chip.model.readouts[mode][1])
 
 

@@ -34,11 +34,13 @@ def resolve(spec: ChipSpec, *, steps: int | None = None, replicas: int | None = 
 def run_simulation(spec_path: str | Path, out: str | Path, *, steps: int | None = None,
                    replicas: int | None = None, seed: int | None = None,
                    plot_dir: str | Path | None = None, threads: int | None = None,
-                   progress: bool = False) -> str:
-    """Simulate the spec at ``spec_path``, write ``out`` (HDF5) and figures; return a summary."""
+                   progress: bool = False, warn=None) -> str:
+    """Simulate the spec at ``spec_path``, write ``out`` (HDF5) and figures; return a summary.
+    ``warn``: called with one line per spec field that simulate does not read."""
     from thermochip._kernels.jit import set_num_threads
 
-    spec = resolve(load_spec(spec_path), steps=steps, replicas=replicas, seed=seed)
+    spec = resolve(load_spec(spec_path, command="simulate", warn=warn), steps=steps,
+                   replicas=replicas, seed=seed)
     if threads is not None:
         set_num_threads(max(1, threads))
     chip = Chip.from_spec(spec, base_dir=Path(spec_path).resolve().parent)

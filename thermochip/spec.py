@@ -284,6 +284,16 @@ class AdcSpec:
     noise: float = spec_field(0.0, doc="rms input-referred noise, read-out units",
                               check=NON_NEGATIVE)
 
+    def window_steps(self, dt: float) -> int:
+        """The averaging window in integrator steps of ``dt`` seconds (at least one)."""
+        return max(1, int(round(self.window / dt)))
+
+    def period_steps(self, dt: float) -> int | None:
+        """Steps between samples at ``sample_rate`` (at least one); None with sample_times."""
+        if self.sample_rate is None:
+            return None
+        return max(1, int(round(1.0 / (self.sample_rate * dt))))
+
 
 # ---------------------------------------------------------------------------------------------
 # integrator and run

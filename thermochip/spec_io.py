@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -34,12 +35,16 @@ def _cross_section_problems(spec: ChipSpec, base_dir: Path,
     return [(where(path, lines), message) for path, message in checks.spec_problems(spec, base_dir)]
 
 
-def load_spec(source: str | os.PathLike | dict, *, base_dir: str | os.PathLike | None = None
+def load_spec(source: str | os.PathLike | dict, *, base_dir: str | os.PathLike | None = None,
+              command: str | None = None, warn: Callable[[str], None] | None = None
               ) -> ChipSpec:
     """Load and check a chip spec from a YAML file path or an already parsed mapping.
 
     ``base_dir`` resolves relative file names in the spec (edge lists, matrices); it defaults
-    to the YAML file's folder, or the current directory for a mapping. Raises
+    to the YAML file's folder, or the current directory for a mapping. ``command``: the verb
+    that will use the spec; what it cannot honour is a problem too, and each field the spec
+    sets that it does not read goes to ``warn`` as one line
+    (:func:`thermochip.checks.command_problems`). Raises
     :class:`~thermochip.errors.SpecError` listing every problem found.
     """
     if isinstance(source, dict):
@@ -57,8 +62,19 @@ def load_spec(source: str | os.PathLike | dict, *, base_dir: str | os.PathLike |
     problems = problems + walk_problems
     if spec is not None and not problems:
         problems = _cross_section_problems(spec, base, lines)
+    unused = []
+    if command is not None and spec is not None and not problems:
+        refusals, unused = checks.command_problems(spec, command, data)
+        problems = [(where(path, lines), why) for path, why in refusals]
     if problems:
         raise SpecError(name, sorted(problems, key=line_of))
+    reasons: dict[str, list[str]] = {}
+    for path, why in unused:
+        reasons.setdefault(why, []).append(where(path, lines))
+    for why, paths in reasons.items():
+        if warn is not None:
+            warn(f"warning: {name}: {', '.join(paths)}: not used by thermochip {command}: "
+                 f"{why}")
     return spec
 
 

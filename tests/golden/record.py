@@ -48,7 +48,7 @@ CASES = [
 EXPORTED = ("run_quickstart", "sim_maxcut", "run_dyadic")
 FORMATS = ("h5", "hex", "c", "csv", "json")
 #: What a results file holds that is not a result of the simulation (wall-clock times).
-TIMING_ATTRS = {"seconds", "wall_seconds", "summary"}
+TIMING_ATTRS = {"seconds", "wall_seconds", "summary", "effective_samples_per_second"}
 TIMING_DATASETS = {"/learning_curve/seconds"}
 #: Arrays larger than this are kept as their SHA-256 (the file stays small); smaller ones as
 #: they are, so a failing comparison can show the numbers.

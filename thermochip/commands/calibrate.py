@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from thermochip.errors import ThermochipError
@@ -35,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
         if value is not None and value < low:
             raise ThermochipError(f"--{flag} must be >= {low}; got {value}")
     spec_path = Path(args.spec)
-    spec = resolve(load_spec(spec_path), steps=args.steps, replicas=args.replicas,
-                   seed=args.seed)
+    spec = resolve(load_spec(spec_path, command="calibrate",
+                             warn=lambda line: print(line, file=sys.stderr)),
+                   steps=args.steps, replicas=args.replicas, seed=args.seed)
     report = calibrate(spec, base_dir=spec_path.resolve().parent)
     if args.out:
         try:

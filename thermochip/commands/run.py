@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         from thermochip._kernels.jit import set_num_threads
         set_num_threads(max(1, args.threads))
     spec_path = Path(args.spec)
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, command="run", warn=lambda line: print(line, file=sys.stderr))
     out = Path(args.out) if args.out else Path(spec_path.stem + ".h5")
     checkpoint = out.with_name(out.name + ".ckpt")
     log = None if args.json else (lambda s: print(s, file=sys.stderr))

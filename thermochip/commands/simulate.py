@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from thermochip.errors import ThermochipError
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
                                   f"got {value}")
     out = Path(args.out) if args.out else Path(Path(args.spec).stem + ".h5")
     summary = run_simulation(args.spec, out, plot_dir=args.plot, threads=args.threads,
-                             progress=True, **overrides)
+                             progress=True, warn=lambda line: print(line, file=sys.stderr),
+                             **overrides)
     print(summary)
     return 0

@@ -4,6 +4,7 @@ seeds."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 ORDER = 6
@@ -26,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train a spec over a grid of fields and seeds; results.csv and one HDF5 file per point."""
+    from thermochip.spec_io import load_spec
     from thermochip.sweep import run_sweep
+
+    # each point is a training run: say once which fields of the spec training does not read
+    load_spec(args.spec, command="run", warn=lambda line: print(line, file=sys.stderr))
 
     rows = run_sweep(args.spec, args.sets, args.repeats, args.out, workers=args.workers,
                      scheduler=args.scheduler, epochs=args.epochs, progress=True)

@@ -11,8 +11,10 @@ Phases (a global phase signal switches the nudge circuit on the output cells):
    dh = beta y, dS = -beta/2; softspin: db = -beta y, da = beta), for ``nudged_steps``.
 
 In each phase, every coupler's accumulator time-averages its local term dV/dJ_ij (the model's
-pair term; oim: -(I_i I_j + Q_i Q_j); softspin: x_i x_j) over the ADC samples of the last
-``window`` steps, and over the ``update_every`` samples of the batch (run as replicas); input
+pair term; oim: -(I_i I_j + Q_i Q_j); softspin: x_i x_j) over the ADC samples taken in the
+last ``window`` steps (the ADC's clock, ``adc.sample_rate``, counted back from the phase's
+end; each sample its own ``adc.window`` average, quantised to ``adc.bits`` with its noise),
+and over the ``update_every`` samples of the batch (run as replicas); input
 couplers average pixel_p * dV/dh_i, field registers dV/dh_i. The estimator turns the
 accumulators into an estimate of dL/dtheta; the update -lr * estimate is written through the
 DACs (:mod:`thermochip.learn.writers`).
@@ -50,8 +52,9 @@ class EpSection:
     beta: float = spec_field(0.5, doc="nudge strength", check=POSITIVE)
     free_steps: int = spec_field(20, doc="free-phase steps", check=Interval(1, None))
     nudged_steps: int = spec_field(4, doc="steps of each nudged phase", check=Interval(1, None))
-    window: int = spec_field(1, doc="steps at the end of each phase the accumulators average "
-                                    "(one ADC sample per step)", check=Interval(1, None))
+    window: int = spec_field(1, doc="steps at the end of each phase whose ADC samples the "
+                                    "accumulators average (adc.sample_rate sets how many)",
+                             check=Interval(1, None))
     lr: list[float] = spec_field(default_factory=lambda: [0.05],
                                  doc="learning rate per coupling layer (input->first, then "
                                      "layer to layer); one value for all (write.step adam: "
@@ -93,7 +96,37 @@ def ep_problems(section: EpSection, spec: ChipSpec, model, params,
     refusal = model.nudge_refusal(params)
     if refusal:
         out.append(("cells.params", refusal))
-    return out
+    return out + adc_schedule_problems(section, spec)
+
+
+def adc_schedule_problems(section: EpSection, spec: ChipSpec) -> list[tuple[str, str]]:
+    """The accumulators average the samples the ADC takes in each phase's last ``window``
+    steps: the ADC must sample on a clock (not at fixed times of one run), and every phase's
+    window must hold at least one sample."""
+    a = spec.adc
+    if a is None:
+        return []
+    if a.sample_times is not None:
+        return [("adc.sample_times", "learners sample on the ADC's clock in every phase: give "
+                                     "adc.sample_rate (sample_times are times of one "
+                                     "simulate run)")]
+    dt = spec.integrator.dt
+    period = a.period_steps(dt)
+    shortest = min(section.window, section.free_steps, section.nudged_steps)
+    if period > shortest:
+        return [("learner.window", f"holds no ADC sample: the ADC samples every {period} "
+                                   f"steps (adc.sample_rate {a.sample_rate:g} Hz at dt "
+                                   f"{dt:g} s) and the shortest phase window is {shortest} "
+                                   f"steps")]
+    return []
+
+
+def phase_samples(spec: ChipSpec, section: EpSection, steps: int) -> np.ndarray:
+    """State indices (1..steps) of the ADC samples in the last ``section.window`` steps of a
+    phase of ``steps`` steps, on the ADC's clock counted back from the phase's end."""
+    period = spec.adc.period_steps(spec.integrator.dt)
+    window = min(section.window, steps)
+    return np.arange(steps, steps - window, -period)[::-1].copy()
 
 
 class AbstractEstimator(abc.ABC):
@@ -146,8 +179,7 @@ class EpCircuit(AbstractLearner):
     def phase(self, engine: Engine, steps: int, x0, h_ext, correction=None):
         """Run one phase; return the final state (for the next phase's start, inside the chip)
         and the ADC channel samples (replica, sample, cell, channel) of its last window."""
-        window = min(self.cfg.window, steps)
-        samples = np.arange(steps - window + 1, steps + 1)
+        samples = phase_samples(self.chip.spec, self.cfg, steps)
         r = engine.run(steps, x0=x0, h_ext=h_ext, sample_steps=samples, energy_every=0,
                        correction=correction)
         return r.x, r.adc_values
@@ -260,8 +292,7 @@ class EpCircuit(AbstractLearner):
         n = len(pixels)
         padded = np.zeros((B, pixels.shape[1]))
         padded[:n] = pixels
-        window = min(self.cfg.window, self.cfg.free_steps)
-        samples = np.arange(self.cfg.free_steps - window + 1, self.cfg.free_steps + 1)
+        samples = phase_samples(self.chip.spec, self.cfg, self.cfg.free_steps)
         r = engine.run(self.cfg.free_steps, x0=engine.initial_state(),
                        h_ext=self.chip.input_field(padded), sample_steps=samples,
                        energy_every=0)

@@ -64,7 +64,9 @@ class OmLearner:
     rule: str = "om"
     trajectory_steps: int = spec_field(10, doc="samples K of each observed trajectory",
                                        check=Interval(2, None))
-    spacing: int = spec_field(1, doc="engine steps between samples", check=Interval(1, None))
+    spacing: int | None = spec_field(None, doc="engine steps between samples: the ADC's "
+                                               "sample period (adc.sample_rate); if given, "
+                                               "it must match", check=Interval(1, None))
     kT: float = spec_field(0.1, doc="temperature the residuals are scaled by", check=POSITIVE)
     lr: list[float] = spec_field(default_factory=lambda: [0.01],
                                  doc="learning rate per coupling layer; one value for all")
@@ -87,8 +89,21 @@ class OmLearner:
                                  "per pixel, not layered"))
         elif model.well_refusal(params):
             out.append(("cells.params", f"OM learning {model.well_refusal(params)}"))
-        if spec.adc is None:
+        a = spec.adc
+        if a is None:
             out.append(("adc", "OM learning reads trajectories through the ADC"))
+        elif a.sample_times is not None:
+            out.append(("adc.sample_times", "OM learning samples each trajectory on the ADC's "
+                                            "clock: give adc.sample_rate"))
+        else:
+            dt = spec.integrator.dt
+            if a.window_steps(dt) > 1:
+                out.append(("adc.window", "the OM residuals need point samples: set adc.window "
+                                          "to 0 (one step)"))
+            if self.spacing is not None and self.spacing != a.period_steps(dt):
+                out.append(("learner.spacing", f"{self.spacing} steps, but the ADC samples "
+                                               f"every {a.period_steps(dt)} steps "
+                                               f"(adc.sample_rate); leave it out or match it"))
         if len(self.lr) != 1:
             out.append(("learner.lr", f"the OM classifier has one coupling layer, give one "
                                       f"value; got {len(self.lr)}"))
@@ -222,8 +237,9 @@ class OmLearnerCircuit(AbstractLearner):
     drive each cell's field ``b_i = -2 J2 u_i`` (the model's ``well_field``) with
     ``u = 2 * pixel - 1`` (a well centred on the data; the drive is rounded to the fields-DAC
     grid), the cells start at ``u``, and the chip runs ``trajectory_steps * spacing`` steps
-    with its own noise; the ADC samples every ``spacing`` steps, giving
-    K = ``trajectory_steps`` samples and K - 1 residuals at ``dt_s = spacing * dt``.
+    with its own noise; the ADC samples every ``spacing`` steps (its sample period at
+    ``adc.sample_rate``), giving K = ``trajectory_steps`` samples and K - 1 residuals at
+    ``dt_s = spacing * dt``.
     ``update_every`` samples run at once as replicas.
 
     **Registers.** Per-class bias registers ``B`` (class, cell): digital registers on the
@@ -270,9 +286,10 @@ class OmLearnerCircuit(AbstractLearner):
         self.chip, self.cfg, self.model = chip, cfg, chip.model
         self.n_classes = int(n_classes)
         self.p64 = chip.model.to_kernel(chip.params, np.float64)
-        self.dt_s = cfg.spacing * chip.dt
-        self.steps = cfg.trajectory_steps * cfg.spacing
-        self.sample_steps = cfg.spacing * np.arange(1, cfg.trajectory_steps + 1)
+        spacing = spec.adc.period_steps(spec.integrator.dt)
+        self.dt_s = spacing * chip.dt
+        self.steps = cfg.trajectory_steps * spacing
+        self.sample_steps = spacing * np.arange(1, cfg.trajectory_steps + 1)
         self.train_engine = Engine(chip, replicas=cfg.update_every)
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
                                   seed=derived_seed(spec.run.seed, "eval"))
