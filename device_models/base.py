@@ -105,6 +105,10 @@ class CellModel:
     discrete_states: tuple[float, ...] | None = None
     """The values a cell with discrete states takes (a p-bit: -1, +1), ascending; None for a
     continuous state. Initial states are rounded to the nearest (ties upwards)."""
+    state_readout: str | None = None
+    """A read-out mode whose one value is the cell's state itself (oim: ``phase``, wrapped to
+    (-pi, pi]): a learner reading it forms the coupling channels from each quantised sample
+    (``channels``), as a local circuit would; None: the channels are read directly only."""
     noise_amplitude: Callable = None
     """``noise_amplitude(params, gain, kT, linewidth) -> (cell,)``: the per-cell noise its
     kind's kernels take, from the spec's temperature and linewidth (default, a Langevin cell:
@@ -206,6 +210,15 @@ def snap(model: CellModel, x: np.ndarray) -> np.ndarray:
     levels = np.asarray(model.discrete_states, dtype=float)
     edges = 0.5 * (levels[1:] + levels[:-1])
     return levels[np.searchsorted(edges, x, side="right")]
+
+
+def displacement(model: CellModel, x1: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    """x1 - x0, the shorter way round for a periodic state (an oscillator's phase)."""
+    d = np.asarray(x1, dtype=float) - x0
+    if model.periodic is None:
+        return d
+    half = 0.5 * model.periodic
+    return np.mod(d + half, model.periodic) - half
 
 
 _HELPERS: list[Callable] = []

@@ -20,6 +20,21 @@ def white_std(gain, kT: float, linewidth: float, rate: float):
     return np.sqrt(2.0 * gain * kT + 2.0 * np.pi * linewidth / rate)
 
 
+def per_step_kT(sigma: float, dt: float) -> float:
+    """The kT whose thermal noise moves a cell of gain 1 as a noise of ``sigma * dt`` rms added
+    at every Euler step of dimensionless length dt (the convention of Gower's OIM code:
+    phi += dt * F + dt * sigma * N(0, 1), not sqrt(dt)-scaled): sqrt(2 kT dt) = sigma dt, so
+    kT = sigma^2 dt / 2. The same step at another dt is another temperature."""
+    return 0.5 * sigma ** 2 * dt
+
+
+def per_step_linewidth(sigma: float, dt: float, rate: float) -> float:
+    """The Lorentzian linewidth (Hz) whose phase diffusion gives the same per-step noise
+    ``sigma * dt`` (see :func:`per_step_kT`): sqrt(2 pi linewidth dt / rate) = sigma dt, so
+    linewidth = rate sigma^2 dt / (2 pi). ``rate``: the oscillator's coupling rate (1/s)."""
+    return rate * sigma ** 2 * dt / (2.0 * np.pi)
+
+
 def flicker_poles(amplitude: float, f_min: float, f_max: float, poles_per_decade: int,
                   rate: float) -> tuple[np.ndarray, np.ndarray]:
     """(dimensionless rate, stationary std) of each Ornstein--Uhlenbeck pole of 1/f noise

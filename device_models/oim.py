@@ -109,7 +109,7 @@ MODEL = register(CellModel(
     name="oim", doc=__doc__, params=OimParams, kernel_params=OimKernel, to_kernel=to_kernel,
     field_names=("h", "S"), field_defaults=(0.0, 1.0), pair_sign=-1.0, n_channels=2,
     carrier=True, periodic=2 * np.pi, init_range=(0.0, 2 * np.pi),
-    readouts=(("iq", 2), ("phase", 1)),
+    readouts=(("iq", 2), ("phase", 1)), state_readout="phase",
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
     field_grad_ch=field_grad_ch, nudge=nudge, nudge_problem=nudge_problem,

@@ -137,7 +137,7 @@ def test_commands_name_the_fields_they_do_not_read(tmp_path):
              for key in ("steps", "replicas") if text.strip().startswith(f"{key}:")}
     r = thermochip("run", path, "--out", tmp_path / "q.h5", "--json", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    warnings = [s for s in r.stderr.splitlines() if s.startswith("warning:")]
+    warnings = [s for s in r.stderr.splitlines() if s.startswith(f"warning: {path}")]
     assert warnings == [
         f"warning: {path}: integrator.steps (line {lines['steps']}): not used by thermochip "
         f"run: each learner phase sets its own length (learner section)",
@@ -149,3 +149,35 @@ def test_commands_name_the_fields_they_do_not_read(tmp_path):
     assert len(warnings) == 1 and "data (line" in warnings[0] and "learner (line" in \
         warnings[0] and warnings[0].endswith("not used by thermochip simulate: it trains "
                                              "nothing (thermochip run does)")
+
+
+def test_a_phase_adc_gives_the_accumulators_cos_and_sin_of_the_quantised_angle():
+    """With a 3-bit phase ADC the free phase's channels are cos and sin of the 8 code centres
+    -7pi/8 .. 7pi/8, each the code of the angle the (16-bit) I/Q read-out of the same run
+    shows: the ADC does not touch the dynamics, the local circuit turns codes into channels."""
+    def free_phase(adc):
+        spec = quickstart(**adc)
+        spec["run"] = {"seed": 1, "dtype": "float64"}
+        chip = Chip.from_spec(load_spec(spec, base_dir=ROOT / "examples"))
+        pixels = np.random.default_rng(0).uniform(0, 1, (8, 64))
+        return make_learner(chip, 10).free(pixels)[2]
+    iq = free_phase({"bits": 16})
+    ph = free_phase({"bits": 3, "mode": "phase", "full_scale": np.pi})
+    assert ph.shape == iq.shape
+    lsb = 2 * np.pi / 8
+    code = np.floor((np.arctan2(iq[..., 1], iq[..., 0]) + np.pi) / lsb)
+    sure = np.abs((np.arctan2(iq[..., 1], iq[..., 0]) + np.pi) / lsb - code - 0.5) < 0.49
+    centre = -np.pi + (code + 0.5) * lsb
+    assert sure.mean() > 0.9
+    np.testing.assert_allclose(ph[..., 0][sure], np.cos(centre)[sure], atol=1e-12)
+    np.testing.assert_allclose(ph[..., 1][sure], np.sin(centre)[sure], atol=1e-12)
+    assert len(np.unique(np.round(ph[..., 0], 12))) <= 4     # cos of 8 angles: 4 values
+
+
+@pytest.mark.parametrize("adc, field", [({"mode": "phase"}, "adc.full_scale"),
+                                        ({"mode": "phase", "full_scale": 3.1416,
+                                          "sample_rate": "500 MHz", "window": "2 ns"},
+                                         "adc.window")])
+def test_ep_refuses_a_phase_read_out_it_cannot_use(adc, field):
+    with pytest.raises(SpecError, match=field.replace(".", r"\.")):
+        load_spec(quickstart(**adc))

@@ -21,7 +21,7 @@ S_TARGET = [float(v) for v in np.round(_rng.uniform(0.2, 0.8, N_OSC), 3)]
 X0 = _rng.uniform(0.0, 2 * np.pi, (4, N_OSC))
 
 
-def random_oim(dt: str, steps: int, dtype: str) -> Chip:
+def random_oim(dt: str, steps: int, dtype: str, noise: dict | None = None) -> Chip:
     """6 oscillators, random symmetric J (std 0.5) and nonzero h, S, all through 16-bit DACs
     (the tests use the analog chip.J and chip.fields, so the grid does not matter)."""
     return Chip.from_spec(load_spec({
@@ -31,6 +31,7 @@ def random_oim(dt: str, steps: int, dtype: str) -> Chip:
                       "dac": {"bits": 16, "full_scale": 2.0}},
         "fields": {"init": {"h": H_TARGET, "S": S_TARGET},
                    "dac": {"bits": 16, "full_scale": 2.0}},
+        "noise": noise or {},
         "run": {"dtype": dtype, "seed": 4},
     }))
 
@@ -219,3 +220,29 @@ def test_free_oscillator_phase_diffusion(linewidth, kT):
     # the first and last quarter increments is 0 with standard error var_q / sqrt(8000).
     q1, q4 = dphi[:, 0], dphi[:, 3] - dphi[:, 2]
     assert abs(np.mean(q1 * q4)) < 5 * expected[0] / np.sqrt(B * n)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. Gower's noise convention: a noise sigma * eps added at every Euler step of length eps
+
+
+@pytest.mark.parametrize("source", ["thermal", "phase"])
+def test_gower_per_step_noise_maps_to_kT_and_linewidth(source):
+    """Gower's code steps phi += eps (-dV/dphi) + eps sigma N(0, 1). With kT = sigma^2 eps / 2
+    (or the linewidth rate sigma^2 eps / 2 pi) the engine takes the same steps from the same
+    normals: compared with his update written here, 40 steps of the random chip, float64."""
+    from device_models.noise import per_step_kT, per_step_linewidth
+    sigma, eps, steps = 0.2, 0.1, 40
+    rate = 1e8   # the preset's coupling rate: dt = 1 ns is Gower's eps = 0.1
+    noise = ({"thermal": {"kT": per_step_kT(sigma, eps)}} if source == "thermal" else
+             {"phase": {"linewidth": per_step_linewidth(sigma, eps, rate)}})
+    chip = random_oim("1 ns", steps, "float64", noise)
+    assert chip.dt == pytest.approx(eps) and chip.rate == rate
+    xi = np.random.default_rng(6).standard_normal((4, steps, N_OSC))
+    res = simulate(chip, replicas=4, x0=X0, noise=xi, energy_every=steps)
+    f, _ = oim_rhs(chip.J, *chip.fields)
+    phi = X0.copy()
+    for k in range(steps):
+        phi = phi + eps * np.array([f(p) for p in phi]) + eps * sigma * xi[:, k]
+    np.testing.assert_allclose(wrap(res.x - phi), 0.0, atol=1e-12)
+    assert sigma == pytest.approx(np.sqrt(2 * per_step_kT(sigma, eps) / eps))

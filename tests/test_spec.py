@@ -428,7 +428,8 @@ def test_ep_rules_state_their_requirements_at_load(rule):
     cases = [({"cells": {**spec["cells"], "layers": [6, 4]}}, "cells.layers",
               "one cell per class (10)"),
              ({"cells": {**spec["cells"], "inputs": 10}}, "cells.inputs", "inputs: 64"),
-             ({"adc": {**spec["adc"], "mode": "phase"}}, "adc", "mode iq"),
+             ({"adc": None}, "adc", "mode iq or phase"),
+             ({"adc": {**spec["adc"], "mode": "phase"}}, "adc.full_scale", "at least 3.14"),
              ({"cells": {**spec["cells"], "params": {"shil_harmonic": 3}}}, "cells.params",
               "shil_harmonic 2"),
              ({"learner": {"rule": rule, "lr": [0.1, 0.2, 0.3]}}, "learner.lr", "1 or 2 values")]

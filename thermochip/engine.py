@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
 from device_models import adc as adc_model
-from device_models.base import snap
+from device_models.base import displacement, snap
 from thermochip._kernels import args, kind_module
 from thermochip._kernels.filters import ar1
 from thermochip._kernels.jit import get_num_threads
@@ -82,13 +83,23 @@ class SimResult:
     adc_codes: np.ndarray      # (replica, sample, cell, readout) uint32
     adc_values: np.ndarray     # (replica, sample, cell, readout) reconstructed, float64
     adc_saturated: np.ndarray  # (cell, readout) saturated samples, summed over replicas
-    steps: int
+    steps: int                 # steps run (a settling run may have lengthened them)
     dt: float                  # seconds per step
     seconds: float             # wall time of the integration
+    x_lag: np.ndarray | None = None  # (replica, cell) the state Settle.lag steps before the end
+
+    def end_change(self, model) -> np.ndarray:
+        """(replica,) RMS change of state over the last Settle.lag steps (needs ``x_lag``)."""
+        return rms_change(model, self.x, self.x_lag)
 
     @property
     def steps_per_second(self) -> float:
         return self.steps / self.seconds if self.seconds > 0 else float("inf")
+
+
+def rms_change(model, x1: np.ndarray, x0: np.ndarray) -> np.ndarray:
+    """(..., replica) RMS over cells of x1 - x0, the shorter way round for phases."""
+    return np.sqrt((displacement(model, x1, x0) ** 2).mean(axis=-1))
 
 
 def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
@@ -106,6 +117,21 @@ def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
     return snap(chip.model, x)
 
 
+@dataclass(frozen=True)
+class Settle:
+    """Watch a run's end (a learner's phase). ``lag``: the steps the end's motion is measured
+    over: the run keeps the state ``lag`` steps before its end (``x_lag``), and
+    :meth:`SimResult.end_change` is each replica's RMS change of state since (the shorter way
+    round for phases). With ``tolerance`` (state units over ``lag`` steps, per replica) the
+    run is lengthened by ``lag`` steps at a time while any replica's change over the ``lag``
+    steps before the ADC's first sample window exceeds it, up to ``cap`` steps in all; the
+    ADC's samples move with the end, so they are taken after the chip settled."""
+
+    lag: int
+    tolerance: float | None = None
+    cap: int = 0
+
+
 class Engine:
     """Advances ``replicas`` copies of a chip. Keeps, across calls, each replica's random
     streams (the white noise's as a step counter) and the 1/f filter state, so a learner can
@@ -115,9 +141,12 @@ class Engine:
     or "auto" (the kind's ``choose_layout``). Axes: replica (B), cell (N)."""
 
     def __init__(self, chip: Chip, *, replicas: int | None = None, seed: int | None = None,
-                 layout: str = "auto"):
+                 layout: str = "auto", jacobian: tuple[str, Callable] | None = None):
         spec = chip.spec
         self.chip = chip
+        # (name, fn): fn() gives the couplings (Jc, Js) the adjoint correction is built from;
+        # default the analog values the chip applies
+        self.jacobian = jacobian or ("true", chip.delay_matrices)
         self.B = spec.run.replicas if replicas is None else replicas
         self.seed = spec.run.seed if seed is None else seed
         self.dtype = np.dtype(spec.run.dtype).type
@@ -193,15 +222,18 @@ class Engine:
 
     @property
     def adjoint(self) -> tuple:
-        """The kernel's correction arguments (see :func:`adjoint_matrices`), built on first
-        use after a coupling write."""
+        """The kernel's correction arguments (see :func:`adjoint_matrices`) from the couplings
+        of :attr:`jacobian`, built on first use after a coupling write."""
         chip, transposed = self.chip, not self.cell_major
 
+        name, matrices = self.jacobian
+
         def build():
-            pairs, Q = adjoint_matrices(chip.model, *chip.delay_matrices())
+            pairs, Q = adjoint_matrices(chip.model, *matrices())
             qblocks, Qflat = pack_adjoint(chip, Q, self.dtype, transposed)
             return qblocks, pairs, Qflat
-        return chip.registers.couplings.derived(("adjoint", transposed, self.dtype), build)
+        return chip.registers.couplings.derived(("adjoint", name, transposed, self.dtype),
+                                                build)
 
     @property
     def reciprocal(self) -> bool:
@@ -252,7 +284,8 @@ class Engine:
     def run(self, steps: int | None = None, *, x0: np.ndarray | None = None,
             h_ext: np.ndarray | None = None, noise: np.ndarray | None = None,
             sample_steps: np.ndarray | None = None, energy_every: int | None = None,
-            progress: bool = False, correction: Correction | None = None) -> SimResult:
+            progress: bool = False, correction: Correction | None = None,
+            settle: Settle | None = None) -> SimResult:
         """Advance all replicas by ``steps`` (default: the spec's).
 
         x0: (replica, cell) initial state (default: drawn per the spec). h_ext: (replica, cell)
@@ -263,7 +296,7 @@ class Engine:
         ``energy_every`` steps and at the end; ``energy_every=0`` records none (a learner's
         short phases need no energies, and each record costs a matrix product). correction:
         the AsymEP / Dyadic EP adjoint drive (:class:`Correction`); nothing on a reciprocal
-        chip, whose A is zero.
+        chip, whose A is zero. settle: watch (and lengthen) the run's end (:class:`Settle`).
         """
         chip, spec, model, dtype = self.chip, self.chip.spec, self.chip.model, self.dtype
         B, N, cell_major = self.B, chip.n, self.cell_major
@@ -278,6 +311,8 @@ class Engine:
         if h_ext is not None and np.shape(h_ext) not in ((B, N), (N,), (2, B, N)):
             raise ValueError(f"h_ext must have shape {(B, N)}, {(N,)} or {(2, B, N)}; got "
                              f"{np.shape(h_ext)}")
+        if settle is not None and settle.tolerance is not None and noise is not None:
+            raise ValueError("a settling run cannot be lengthened past an injected noise block")
         if correction is not None and correction.twins and B % 2:
             raise ValueError(f"twin replicas need an even replica count; got {B}")
         if correction is not None and not correction.twins and np.shape(correction.ref) != (B, N):
@@ -288,7 +323,10 @@ class Engine:
         if cell_major:
             x = np.ascontiguousarray(x.T)
         p = self.p
-        hist = np.empty((self.n_slots, model.n_channels) + x.shape, dtype=dtype)  # kernel-filled
+        # the delay line; a settling watch reads the state of lag steps ago from it, so it
+        # holds at least lag + 1 states (a longer ring changes no value the kernels compute)
+        slots = self.n_slots if settle is None else max(self.n_slots, settle.lag + 1)
+        hist = np.empty((slots, model.n_channels) + x.shape, dtype=dtype)  # kernel-filled
         fields = np.ascontiguousarray(chip.fields, dtype=dtype)
         # (field, replica, cell) field changes; the kernels skip an absent field 1
         if h_ext is None:
@@ -313,7 +351,7 @@ class Engine:
 
         plan = adc_plan(chip, n_steps)
         if plan is not None and sample_steps is not None:
-            plan.steps = np.asarray(sample_steps, dtype=np.int64)
+            plan.steps = np.array(sample_steps, dtype=np.int64)  # a copy: settling moves it
         if plan is None:
             adc_steps, win, mode, R = np.zeros(0, np.int64), 1, 0, 0
         else:
@@ -346,10 +384,36 @@ class Engine:
                         args.Noise(no_noise, self.noise_keys, 0, no_drift), adc, adjoint, status)
             self._warm = True
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
+
+        def past(k):
+            """(replica, cell) state of index k (at most lag steps back) from the delay line."""
+            ch = hist[k % slots].astype(np.float64)       # (channel, ...) in the layout's order
+            return model.from_channels(self.p64, ch.transpose(0, 2, 1) if cell_major else ch)
+
+        def check_step():
+            """Where a settling run may be lengthened: lag before its end, and before the
+            ADC's first window (None: it is watched only)."""
+            if settle is None or settle.tolerance is None:
+                return None
+            first = adc_steps[0] - win if len(adc_steps) else n_steps
+            return max(0, min(n_steps - settle.lag, first))
+
+        def watch(k):
+            """At the check, lengthen the run by lag steps while any replica still moves."""
+            nonlocal n_steps
+            if k == check_step() and n_steps + settle.lag <= settle.cap \
+                    and rms_change(model, state(), past(k - settle.lag)).max() \
+                    > settle.tolerance:
+                n_steps += settle.lag
+                adc_steps[:] += settle.lag
+                bar.total = n_steps
+
         t0 = time.perf_counter()
         k = 0
         while k < n_steps:
-            K = min(chunk, n_steps - k, energy_every - k % energy_every)
+            natural = min(chunk, n_steps - k, energy_every - k % energy_every)
+            check = check_step()
+            K = natural if check is None or check <= k else min(natural, check - k)
             block = (no_noise if noise is None else
                      np.ascontiguousarray(noise[:, k:k + K], dtype=dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
@@ -363,8 +427,9 @@ class Engine:
                                      f"{status[1]}, cell {status[2]}; reduce integrator.dt or "
                                      f"the coupling / noise scale")
             k += K
-            if model.periodic is not None:
+            if model.periodic is not None and K == natural:  # a watch's stop keeps the bits
                 np.mod(x, model.periodic, out=x)
+            watch(k)
             if record and (k % energy_every == 0 or k == n_steps):
                 rec_steps.append(k)
                 energies.append(energy())
@@ -389,7 +454,8 @@ class Engine:
                          sample_steps=adc_steps,
                          adc_analog=adc_buf.astype(np.float64), adc_codes=codes,
                          adc_values=values, adc_saturated=sat, steps=n_steps,
-                         dt=spec.integrator.dt, seconds=seconds)
+                         dt=spec.integrator.dt, seconds=seconds,
+                         x_lag=None if settle is None else past(n_steps - settle.lag))
 
 
 def _check_shape(name: str, array, shape: tuple) -> None:

@@ -35,13 +35,33 @@ class History:
     test_accuracy: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     samples_seen: list[int] = field(default_factory=list)
+    # how the learner's phases ended (NaN where a learner has none): mean end velocity of
+    # free and nudged phases and the noise's bound (state units per ns), the fraction of
+    # phases unsettled, chip time per free and nudged phase (ns)
+    free_velocity: list[float] = field(default_factory=list)
+    nudged_velocity: list[float] = field(default_factory=list)
+    noise_velocity: list[float] = field(default_factory=list)
+    unsettled: list[float] = field(default_factory=list)
+    free_ns: list[float] = field(default_factory=list)
+    nudged_ns: list[float] = field(default_factory=list)
+
+    SETTLING = ("free_velocity", "nudged_velocity", "noise_velocity", "unsettled", "free_ns",
+                "nudged_ns")
+
+    def add_settling(self, figures: dict[str, float]) -> None:
+        for k in self.SETTLING:
+            getattr(self, k).append(figures.get(k, float("nan")))
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         return {k: np.asarray(v) for k, v in self.__dict__.items()}
 
     @classmethod
     def from_arrays(cls, arrays: dict) -> "History":
-        return cls(**{k: list(np.asarray(arrays[k]).tolist()) for k in cls().__dict__})
+        """From :meth:`as_arrays` (a checkpoint written before the settling figures existed
+        gets NaN for them)."""
+        n = len(np.asarray(arrays["epoch"]))
+        return cls(**{k: list(np.asarray(arrays[k] if k in arrays else np.full(n, np.nan))
+                              .tolist()) for k in cls().__dict__})
 
 
 def evaluate(chip: ChipIO, x: np.ndarray, y: np.ndarray, n_classes: int,

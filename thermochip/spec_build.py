@@ -226,6 +226,9 @@ class _Walker:
 
     def string(self, value: object, path: str, meta: typing.Mapping):
         check = meta.get("check")
+        if isinstance(value, bool) and isinstance(check, OneOf) \
+                and str(value).lower() in check.choices:
+            value = str(value).lower()  # YAML reads a bare true / false as a boolean
         if not isinstance(value, str):
             return self.fail(path, f"must be {expected(str, meta)}; got {show(value)}")
         if isinstance(check, OneOf) and value not in check.choices:

@@ -23,6 +23,8 @@ from thermochip.spec import ChipSpec
 
 #: Training samples scored each epoch for the training accuracy (a fixed prefix).
 TRAIN_SCORE_SAMPLES = 10_000
+#: Fraction of phases ending unsettled above which an epoch warns.
+UNSETTLED_WARNING = 0.01
 
 
 @dataclass
@@ -58,7 +60,19 @@ class TrainResult:
                 "samples_per_second": (samples / sum(h.seconds)) if h.seconds and
                 sum(h.seconds) > 0 else None,
                 "learning_curve": {"epoch": h.epoch, "test_accuracy": h.test_accuracy,
-                                   "train_accuracy": h.train_accuracy}}
+                                   "train_accuracy": h.train_accuracy},
+                "settling": {k: [None if np.isnan(v) else v for v in getattr(h, k)]
+                             for k in h.SETTLING},
+                "learner": self.learner.report()}
+
+
+def unsettled_warning(epoch: int, figures: dict[str, float]) -> str:
+    """One line: how many phases still moved at their end, and how fast."""
+    return (f"warning: epoch {epoch}: {figures['unsettled']:.1%} of phases ended unsettled "
+            f"(end velocity free {figures['free_velocity']:.3g}, nudged "
+            f"{figures['nudged_velocity']:.3g} per ns; noise alone "
+            f"{figures['noise_velocity']:.3g}): the accumulators sampled a chip still moving "
+            f"(learner.settle lengthens the phases)")
 
 
 def load_couplings(chip: Chip, path: str | Path) -> dict[str, np.ndarray]:
@@ -98,13 +112,13 @@ def _load_checkpoint(path: Path, learner) -> tuple[int, host.History]:
 def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = None,
           couplings: str | Path | None = None, eval_only: bool = False,
           checkpoint: Path | None = None, resume: bool = False, progress: bool = False,
-          log=None) -> TrainResult:
+          log=None, warn=None) -> TrainResult:
     """Train the chip ``spec`` describes with its on-chip learner (unless ``eval_only``) and
     score it on the test set. ``base_dir``: where the spec's relative paths start;
     ``epochs``: overrides ``train.epochs``; ``couplings``: a results or export file whose codes
     are loaded first; ``checkpoint``: a file rewritten after every epoch, which ``resume``
     continues from; ``progress``: progress bars on a terminal; ``log``: called with one line
-    per epoch."""
+    per epoch; ``warn``: called with a one-line warning (phases that end unsettled)."""
     from thermochip.data import load_dataset
 
     if spec.data is None or spec.learner is None:
@@ -151,10 +165,14 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
         history.seconds.append(train_seconds)
         history.samples_seen.append((history.samples_seen[-1] if history.samples_seen else 0)
                                     + seen)
+        settling = learner.settling()
+        history.add_settling(settling)
         if log:
             log(f"epoch {epoch + 1}/{n_epochs}: train {train.accuracy:.2%}, test "
                 f"{test.accuracy:.2%}" + (f", val {val.accuracy:.2%}" if val else "")
                 + f" ({train_seconds:.1f} s training, {seen / train_seconds:,.0f} samples/s)")
+        if settling.get("unsettled", 0) > UNSETTLED_WARNING and warn:
+            warn(unsettled_warning(epoch + 1, settling))
         if checkpoint is not None:
             _save_checkpoint(checkpoint, epoch + 1, learner, history)
     test = score(data.test_x, data.test_y)  # the same as the last epoch's: same noise

@@ -42,10 +42,12 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(spec_path, command="run", warn=lambda line: print(line, file=sys.stderr))
     out = Path(args.out) if args.out else Path(spec_path.stem + ".h5")
     checkpoint = out.with_name(out.name + ".ckpt")
-    log = None if args.json else (lambda s: print(s, file=sys.stderr))
+    def stderr(line):
+        print(line, file=sys.stderr)
     result = train(spec, base_dir=spec_path.resolve().parent, epochs=args.epochs,
                    couplings=args.couplings, eval_only=args.eval_only, checkpoint=checkpoint,
-                   resume=args.resume, progress=not args.json, log=log)
+                   resume=args.resume, progress=not args.json,
+                   log=None if args.json else stderr, warn=stderr)
     try:
         save_run(out, result)
         figures = []

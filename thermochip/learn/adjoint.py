@@ -45,17 +45,36 @@ the second term vanishes, R^{kk} = 1, and the update is centered EP's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from device_models import carrier
+from device_models.params import OneOf, spec_field
 from thermochip.chip import Chip
 from thermochip.learn.ep_circuit import AbstractEstimator, EpCircuit, EpSection, ep_problems
+from thermochip.learn.jacobian import JACOBIANS, CouplingEstimate, jacobian_problems
 
 
-def adjoint_problems(section: EpSection, spec, model, params,
+@dataclass(frozen=True, kw_only=True)
+class AdjointSection(EpSection):
+    """The fields AsymEP's and Dyadic EP's sections add to EP's."""
+
+    jacobian: str = spec_field("true", doc="where A's couplings come from: nominal (DAC codes "
+                                           "and nominal delay), calibrated (the chip's own OM "
+                                           "calibration before training) or true (the "
+                                           "simulated analog values: an upper bound)",
+                               check=OneOf(JACOBIANS))
+
+    def requirements(self, spec, model, params, data_shape) -> list[tuple[str, str]]:
+        return adjoint_problems(self, spec, model, params, data_shape)
+
+
+def adjoint_problems(section: AdjointSection, spec, model, params,
                      data_shape) -> list[tuple[str, str]]:
-    """What AsymEP and Dyadic EP need: EP's, and both nudges."""
+    """What AsymEP and Dyadic EP need: EP's, both nudges, and a Jacobian they can know."""
     out = ep_problems(section, spec, model, params, data_shape)
+    out += jacobian_problems(spec, section.jacobian)
     if not model.kind.drift:
         out.append(("cells.model", f"{section.rule} adds its adjoint correction to the cells' "
                                    f"drift; {model.name} cells ({model.kind.name} dynamics) "
@@ -69,9 +88,9 @@ def adjoint_problems(section: EpSection, spec, model, params,
 class AdjointUpdate:
     """The accumulator terms and the update of the module docstring, for one chip."""
 
-    def __init__(self, chip: Chip):
+    def __init__(self, chip: Chip, alpha: np.ndarray):
         self.sigma = -chip.model.pair_sign
-        cos, sin = np.cos(chip.alpha), np.sin(chip.alpha)
+        cos, sin = np.cos(alpha), np.sin(alpha)
         # the carrier's rotation of the received I/Q (unit coupling)
         self.R = carrier.mixing(cos, sin) if chip.model.carrier else {(0, 0): cos}
 
@@ -88,7 +107,7 @@ class AdjointUpdate:
         """dC/dtheta from the two nudged phases' ADC samples and the free state s0."""
         beta = circuit.cfg.beta
         grad = circuit.contrast(U_plus, U_minus, pixels, 0.5 / beta)
-        if circuit.train_engine.reciprocal:
+        if circuit.nudge_engine.reciprocal:
             return grad
         lam = self.wrap(circuit, self.mean_state(circuit, U_plus)
                         - self.mean_state(circuit, U_minus)) / (2 * beta)
@@ -128,7 +147,15 @@ class AbstractAdjointEstimator(AbstractEstimator):
     rule says how its nudged phases run (:meth:`gradient`)."""
 
     def __init__(self, chip: Chip):
-        self.update = AdjointUpdate(chip)
+        self.couplings = CouplingEstimate(chip, chip.spec.learner.jacobian)
+        self.update = AdjointUpdate(chip, self.couplings.alpha)
+
+    @property
+    def jacobian(self):
+        return self.couplings.name, self.couplings.matrices
+
+    def report(self) -> dict:
+        return {"jacobian": self.couplings.name, **self.couplings.report}
 
     def betas(self, section: EpSection) -> tuple[float, ...]:
         return (section.beta, -section.beta)

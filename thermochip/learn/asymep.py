@@ -13,13 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from thermochip.engine import Correction
-from thermochip.learn.adjoint import AbstractAdjointEstimator, adjoint_problems
-from thermochip.learn.ep_circuit import EpCircuit, EpSection
+from thermochip.learn.adjoint import AbstractAdjointEstimator, AdjointSection
+from thermochip.learn.ep_circuit import EpCircuit
 from thermochip.learn.rules import register_rule
 
 
 @dataclass(frozen=True, kw_only=True)
-class AsymEpLearner(EpSection):
+class AsymEpLearner(AdjointSection):
     """AsymEP (Scurria et al. 2026, seed 002) for non-reciprocal chips: the EP phases, with the
     nudged phases (always +beta and -beta) adding -2A(s - s0) to each cell's drive, A the
     antisymmetric part of the coupling Jacobian at the free state s0 (from the chip's own
@@ -27,9 +27,6 @@ class AsymEpLearner(EpSection):
     dC/dtheta = -lambda^T dF/dtheta. Equals centered EP on a reciprocal chip."""
 
     rule: str = "asymep"
-
-    def requirements(self, spec, model, params, data_shape) -> list[tuple[str, str]]:
-        return adjoint_problems(self, spec, model, params, data_shape)
 
 
 class AsymEpEstimator(AbstractAdjointEstimator):

@@ -35,6 +35,17 @@ class AbstractLearner(abc.ABC):
         (``--couplings --eval-only`` reproduces a run's accuracy exactly)."""
         self.eval_engine.reseed()
 
+    def settling(self) -> dict[str, float]:
+        """How the phases run since the last call ended (free and nudged end velocities and
+        chip time per phase, the noise's velocity bound, the fraction unsettled: see
+        :mod:`thermochip.learn.settling`); empty for a learner without settling phases."""
+        return {}
+
+    def report(self) -> dict:
+        """What the learner measured of the chip before training (a calibration), for the
+        results file and ``--json``; empty when nothing."""
+        return {}
+
     @abc.abstractmethod
     def registers(self) -> dict[str, np.ndarray]:
         """Learned registers that live in the learner rather than in the chip's coupling and

@@ -18,21 +18,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from thermochip.engine import Correction
-from thermochip.learn.adjoint import AbstractAdjointEstimator, adjoint_problems
-from thermochip.learn.ep_circuit import EpCircuit, EpSection
+from thermochip.learn.adjoint import AbstractAdjointEstimator, AdjointSection
+from thermochip.learn.ep_circuit import EpCircuit
 from thermochip.learn.rules import register_rule
 
 
 @dataclass(frozen=True, kw_only=True)
-class DyadicEpLearner(EpSection):
+class DyadicEpLearner(AdjointSection):
     """Dyadic EP (seed 002): after the free phase, every sample runs on twin copies
     s+- = m +- d of the chip, nudged by +beta and -beta and coupled by -2A(m)(s - m) at their
     live midpoint m (no held free state); lambda = d/beta. Same update as asymep."""
 
     rule: str = "dyadic"
-
-    def requirements(self, spec, model, params, data_shape) -> list[tuple[str, str]]:
-        return adjoint_problems(self, spec, model, params, data_shape)
 
 
 class DyadicEstimator(AbstractAdjointEstimator):

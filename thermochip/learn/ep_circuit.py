@@ -35,6 +35,7 @@ from device_models.params import NON_NEGATIVE, POSITIVE, Interval, OneOf, spec_f
 from thermochip.chip import Chip
 from thermochip.engine import Engine
 from thermochip.learn.base import AbstractLearner
+from thermochip.learn.settling import SettleSpec, SettlingMonitor, settle_problems
 from thermochip.learn.writers import DacWriter, WriteSpec
 from thermochip.spec import ChipSpec, Layered
 from thermochip.streams import derived_seed, rng_blob, set_rng_blob
@@ -67,6 +68,8 @@ class EpSection:
     update_every: int = spec_field(20, doc="samples accumulated (run as replicas) before one "
                                            "DAC write", check=Interval(1, None))
     write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+    settle: SettleSpec | None = spec_field(None, doc="lengthen each phase until the chip "
+                                                     "stops moving (null: fixed steps)")
 
 
 def ep_problems(section: EpSection, spec: ChipSpec, model, params,
@@ -90,13 +93,24 @@ def ep_problems(section: EpSection, spec: ChipSpec, model, params,
     if layered and cells.layers and len(section.lr) not in (1, len(cells.layers)):
         out.append(("learner.lr", f"1 or {len(cells.layers)} values (input couplers, then "
                                   f"each pair of adjacent layers)"))
-    if spec.adc is None or (spec.adc.mode or model.readouts[0][0]) != model.readouts[0][0]:
-        out.append(("adc", f"EP reads the coupling channels: give an adc with mode "
-                           f"{model.readouts[0][0]}"))
+    modes = [model.readouts[0][0]] + ([model.state_readout] if model.state_readout else [])
+    mode = spec.adc.mode or model.readouts[0][0] if spec.adc is not None else None
+    if mode not in modes:
+        out.append(("adc.mode" if spec.adc is not None else "adc",
+                    f"EP reads the coupling channels: give an adc with mode "
+                    f"{' or '.join(modes)}"))
+    elif mode == model.state_readout and model.periodic is not None:
+        if spec.adc.full_scale < model.periodic / 2:
+            out.append(("adc.full_scale", f"a {mode} read-out spans one period: full_scale "
+                                          f"must be at least {model.periodic / 2:.10g}"))
+        if spec.adc.window_steps(spec.integrator.dt) > 1:
+            # a window would average wrapped angles: near the wrap, -pi and pi average to 0
+            out.append(("adc.window", f"a {mode} read-out samples the state at one instant: "
+                                      f"give a window of at most one step (integrator.dt)"))
     refusal = model.nudge_refusal(params)
     if refusal:
         out.append(("cells.params", refusal))
-    return out + adc_schedule_problems(section, spec)
+    return out + adc_schedule_problems(section, spec) + settle_problems(spec, model, section)
 
 
 def adc_schedule_problems(section: EpSection, spec: ChipSpec) -> list[tuple[str, str]]:
@@ -146,6 +160,13 @@ class AbstractEstimator(abc.ABC):
         """Each coupler register's accumulator from channel samples ch (channel, sample,
         cell)."""
 
+    #: (name, fn) the nudged phases' adjoint correction is built from (None: the chip's own)
+    jacobian = None
+
+    def report(self) -> dict:
+        """What the estimator measured before training (empty: nothing)."""
+        return {}
+
 
 class EpCircuit(AbstractLearner):
     """EP accumulators next to every coupler of a layered chip (see the module docstring),
@@ -161,12 +182,16 @@ class EpCircuit(AbstractLearner):
         self.lr_layers = list(cfg.lr) * (n_layers if len(cfg.lr) == 1 else 1)
         self.blocks = coupler_blocks(chip)
         self.p64 = chip.model.to_kernel(chip.params, np.float64)
+        self.state_read = (spec.adc.mode is not None
+                           and spec.adc.mode == chip.model.state_readout)
+        self.monitor = SettlingMonitor(chip, cfg)
         self.train_engine = Engine(chip, replicas=cfg.update_every)
         # the nudged phases of a batch run side by side: +beta on replicas 0..B-1 and, for the
         # symmetric estimators, -beta on B..2B-1 (one call, twice the parallel work)
         self.betas = estimator.betas(cfg)
         self.nudge_engine = Engine(chip, replicas=len(self.betas) * cfg.update_every,
-                                   seed=derived_seed(spec.run.seed, "nudge"))
+                                   seed=derived_seed(spec.run.seed, "nudge"),
+                                   jacobian=estimator.jacobian)
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
                                   seed=derived_seed(spec.run.seed, "eval"))
         registers, w = chip.registers, cfg.write
@@ -176,19 +201,31 @@ class EpCircuit(AbstractLearner):
                                           ("field", registers.fields))}
 
     # -- the phases ----------------------------------------------------------------------------
-    def phase(self, engine: Engine, steps: int, x0, h_ext, correction=None):
-        """Run one phase; return the final state (for the next phase's start, inside the chip)
-        and the ADC channel samples (replica, sample, cell, channel) of its last window."""
+    def phase(self, kind: str, engine: Engine, steps: int, x0, h_ext, correction=None):
+        """Run one phase (``kind``: free or nudged; its end's motion is recorded); return the
+        final state (for the next phase's start, inside the chip) and the ADC channel samples
+        (replica, sample, cell, channel) of its last window."""
         samples = phase_samples(self.chip.spec, self.cfg, steps)
         r = engine.run(steps, x0=x0, h_ext=h_ext, sample_steps=samples, energy_every=0,
-                       correction=correction)
-        return r.x, r.adc_values
+                       correction=correction, settle=self.monitor.settle[kind])
+        self.monitor.record(kind, r)
+        return r.x, self.channel_samples(r.adc_values)
+
+    def channel_samples(self, values: np.ndarray) -> np.ndarray:
+        """The coupling channels (replica, sample, cell, channel) the accumulators read from
+        ADC values (replica, sample, cell, readout): the values themselves when the ADC reads
+        the channels; with a state read-out (oim phase) the channels each cell's local circuit
+        forms from its quantised state samples (cos and sin of the quantised angle)."""
+        if not self.state_read:
+            return values
+        return np.moveaxis(self.model.channels(self.p64, values[..., 0]), 0, -1)
 
     def free(self, pixels: np.ndarray):
         """The free phase of ``pixels``: (input field, final state, ADC samples)."""
         engine = self.train_engine
         h_in = self.chip.input_field(pixels)
-        x_free, U_free = self.phase(engine, self.cfg.free_steps, engine.initial_state(), h_in)
+        x_free, U_free = self.phase("free", engine, self.cfg.free_steps,
+                                    engine.initial_state(), h_in)
         return h_in, x_free, U_free
 
     def nudged(self, x_free, h_in, target, correction=None) -> list[np.ndarray]:
@@ -196,7 +233,7 @@ class EpCircuit(AbstractLearner):
         from the free state ``x_free`` and run as one call of the nudge engine."""
         n = len(self.betas)
         h = np.concatenate([self.nudged_fields(h_in, b, target) for b in self.betas], axis=1)
-        _, U = self.phase(self.nudge_engine, self.cfg.nudged_steps,
+        _, U = self.phase("nudged", self.nudge_engine, self.cfg.nudged_steps,
                           np.concatenate([x_free] * n), h, correction)
         return np.split(U, n)
 
@@ -286,7 +323,7 @@ class EpCircuit(AbstractLearner):
 
     # -- read-out ------------------------------------------------------------------------------
     def infer(self, pixels: np.ndarray) -> np.ndarray:
-        """Mean output ADC codes of the first read-out channel over the free phase's window."""
+        """Mean first coupling channel of the output cells over the free phase's ADC samples."""
         engine = self.eval_engine
         B = engine.B
         n = len(pixels)
@@ -295,8 +332,14 @@ class EpCircuit(AbstractLearner):
         samples = phase_samples(self.chip.spec, self.cfg, self.cfg.free_steps)
         r = engine.run(self.cfg.free_steps, x0=engine.initial_state(),
                        h_ext=self.chip.input_field(padded), sample_steps=samples,
-                       energy_every=0)
-        return r.adc_codes[:n, :, self.out, 0].mean(axis=1)
+                       energy_every=0, settle=self.monitor.settle["free"])
+        return self.channel_samples(r.adc_values)[:n, :, self.out, 0].mean(axis=1)
+
+    def settling(self) -> dict[str, float]:
+        return self.monitor.epoch()
+
+    def report(self) -> dict:
+        return self.estimator.report()
 
     def registers(self) -> dict[str, np.ndarray]:
         return {}  # every register EP learns is a chip register
