@@ -49,11 +49,12 @@ def write_fake_mnist(folder: Path, n_train: int = 50, n_test: int = 20, gz: bool
 
 @pytest.fixture
 def isolated(monkeypatch, tmp_path):
-    """No data anywhere: empty THERMOCHIP_DATA and HOME, no system folders, no download."""
+    """No data anywhere: no THERMOCHIP_DATA, an empty HOME, no system folders, no download;
+    tests that set THERMOCHIP_DATA point it at ``tmp_path / "data"``."""
     data_dir, home = tmp_path / "data", tmp_path / "home"
     data_dir.mkdir()
     home.mkdir()
-    monkeypatch.setenv("THERMOCHIP_DATA", str(data_dir))
+    monkeypatch.delenv("THERMOCHIP_DATA", raising=False)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("THERMOCHIP_DOWNLOAD", raising=False)
     monkeypatch.setattr(tdata, "SYSTEM_DIRS", (tmp_path / "system",))
@@ -191,7 +192,7 @@ def test_missing_mnist_is_one_line_naming_the_places(isolated):
         load_dataset(DataSpec(dataset="mnist"))
     msg = str(exc.value)
     assert "\n" not in msg
-    for place in (isolated / "data" / "mnist", isolated / "data", isolated / "system" / "mnist",
+    for place in (isolated / "system" / "mnist",
                   isolated / "home" / ".cache" / "thermochip" / "data" / "mnist"):
         assert str(place) in msg
     assert "THERMOCHIP_DATA" in msg and "THERMOCHIP_DOWNLOAD=1" in msg
@@ -199,11 +200,41 @@ def test_missing_mnist_is_one_line_naming_the_places(isolated):
 
 def test_missing_fashion_mnist_mentions_debian_package(isolated):
     with pytest.raises(ThermochipError) as exc:
-        load_dataset(DataSpec(dataset="fashion_mnist", path="nowhere"), base_dir=isolated)
+        load_dataset(DataSpec(dataset="fashion_mnist"))
     msg = str(exc.value)
-    assert "\n" not in msg
-    assert str(isolated / "nowhere") in msg and str(isolated / "system" / "fashion-mnist") in msg
-    assert "apt-get install dataset-fashion-mnist" in msg
+    assert "\n" not in msg and str(isolated / "system" / "fashion-mnist") in msg
+    assert "apt-get update && apt-get install dataset-fashion-mnist" in msg
+
+
+@pytest.mark.parametrize("where", ["nowhere", "empty", "a_file"])
+def test_an_explicit_data_path_without_the_set_is_an_error_naming_it(isolated, where):
+    """data.path missing, empty or a file: no fallback to the system copy (which exists)."""
+    write_fake_mnist(isolated / "system" / "fashion-mnist")
+    (isolated / "empty").mkdir()
+    (isolated / "a_file").write_text("x")
+    with pytest.raises(ThermochipError) as exc:
+        load_dataset(DataSpec(dataset="fashion_mnist", path=where), base_dir=isolated)
+    msg = str(exc.value)
+    assert "\n" not in msg and msg.startswith(f"data.path {isolated / where} does not hold")
+    assert str(isolated / "system") not in msg
+
+
+def test_thermochip_data_is_searched_only_for_the_set_it_names(isolated, monkeypatch):
+    """MNIST files in $THERMOCHIP_DATA itself are not taken for Fashion-MNIST (the files have
+    the same names); its fashion_mnist/ or fashion-mnist/ subfolder is; without one, an error
+    naming the variable, never the system copy."""
+    write_fake_mnist(isolated / "system" / "fashion-mnist", seed=4)
+    monkeypatch.setenv("THERMOCHIP_DATA", str(isolated / "data"))
+    write_fake_mnist(isolated / "data", seed=3)              # an MNIST folder
+    with pytest.raises(ThermochipError) as exc:
+        load_dataset(DataSpec(dataset="fashion_mnist"))
+    assert str(exc.value).startswith(f"THERMOCHIP_DATA={isolated / 'data'} does not hold")
+    write_fake_mnist(isolated / "data" / "fashion-mnist", seed=2)
+    assert load_dataset(DataSpec(dataset="fashion_mnist")).source == \
+        str(isolated / "data" / "fashion-mnist")
+    write_fake_mnist(isolated / "data" / "fashion_mnist", seed=1)
+    assert load_dataset(DataSpec(dataset="fashion_mnist")).source == \
+        str(isolated / "data" / "fashion_mnist")
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -223,25 +254,31 @@ def test_mnist_from_spec_path_relative_to_base_dir(isolated, gz):
 
 
 def test_search_order(isolated, monkeypatch):
+    """Without an explicit place: the system folder, then the cache. data.path wins over
+    THERMOCHIP_DATA, and a folder named for the set inside it over the folder itself; an
+    incomplete explicit folder is an error, not a fallback."""
     write_fake_mnist(isolated / "home" / ".cache" / "thermochip" / "data" / "mnist", seed=5)
     assert load_dataset(DataSpec(dataset="mnist")).source.endswith(
         str(Path(".cache") / "thermochip" / "data" / "mnist"))
     write_fake_mnist(isolated / "system" / "mnist", seed=4)
     assert load_dataset(DataSpec(dataset="mnist")).source == str(isolated / "system" / "mnist")
-    write_fake_mnist(isolated / "data", seed=3)
-    assert load_dataset(DataSpec(dataset="mnist")).source == str(isolated / "data")
+    monkeypatch.setenv("THERMOCHIP_DATA", str(isolated / "data"))
     write_fake_mnist(isolated / "data" / "mnist", seed=2)
     assert load_dataset(DataSpec(dataset="mnist")).source == str(isolated / "data" / "mnist")
     write_fake_mnist(isolated / "mine", seed=1)
     ds = load_dataset(DataSpec(dataset="mnist", path=str(isolated / "mine")))
     assert ds.source == str(isolated / "mine")
-    # an incomplete folder is skipped
-    (isolated / "mine" / "t10k-labels-idx1-ubyte").unlink()
+    write_fake_mnist(isolated / "mine" / "mnist", seed=0)
     ds = load_dataset(DataSpec(dataset="mnist", path=str(isolated / "mine")))
-    assert ds.source == str(isolated / "data" / "mnist")
+    assert ds.source == str(isolated / "mine" / "mnist")
+    (isolated / "mine" / "mnist" / "t10k-labels-idx1-ubyte").unlink()
+    (isolated / "mine" / "t10k-labels-idx1-ubyte").unlink()
+    with pytest.raises(ThermochipError, match="does not hold the mnist IDX files"):
+        load_dataset(DataSpec(dataset="mnist", path=str(isolated / "mine")))
 
 
-def test_corrupt_mnist_file_is_named(isolated):
+def test_corrupt_mnist_file_is_named(isolated, monkeypatch):
+    monkeypatch.setenv("THERMOCHIP_DATA", str(isolated / "data"))
     folder = isolated / "data" / "mnist"
     write_fake_mnist(folder)
     bad = folder / "train-labels-idx1-ubyte"
@@ -251,7 +288,8 @@ def test_corrupt_mnist_file_is_named(isolated):
     _one_line_naming(exc, bad)
 
 
-def test_mismatched_label_count_is_named(isolated):
+def test_mismatched_label_count_is_named(isolated, monkeypatch):
+    monkeypatch.setenv("THERMOCHIP_DATA", str(isolated / "data"))
     folder = isolated / "data" / "mnist"
     write_fake_mnist(folder)
     write_idx(folder / "t10k-labels-idx1-ubyte", np.zeros(19, dtype=np.uint8))
@@ -327,7 +365,8 @@ def test_splits_are_disjoint_and_sized():
     assert not (tr & va) and not (tr & te) and not (va & te)
 
 
-def test_splits_disjoint_by_index(isolated):
+def test_splits_disjoint_by_index(isolated, monkeypatch):
+    monkeypatch.setenv("THERMOCHIP_DATA", str(isolated / "data"))
     # unique images: the pixel block encodes the sample index
     folder = isolated / "data" / "mnist"
     folder.mkdir(parents=True)

@@ -324,21 +324,68 @@ def run_cli(*args, cwd):
 
 
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
-    spec = ROOT / "examples/quickstart.yaml"
-    full = run_cli(spec, "--epochs", 2, "--out", tmp_path / "full.h5", "--json", cwd=tmp_path)
+    """A run killed (SIGKILL) after its first checkpoint and resumed without --epochs ends
+    with the uninterrupted run's codes and accuracy, under the same cosine schedule, and its
+    completed run removes the checkpoint."""
+    import signal
+    import time
+
+    import yaml
+    spec_dict = yaml.safe_load((ROOT / "examples/quickstart.yaml").read_text())
+    spec_dict["train"] = {**spec_dict["train"], "epochs": 4, "lr_decay": "cosine"}
+    spec_dict["data"] = {"dataset": "digits", "train_size": 400}
+    spec = tmp_path / "q.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict))
+    full = run_cli(spec, "--out", tmp_path / "full.h5", "--json", cwd=tmp_path)
     assert full.returncode == 0, full.stderr
-    # a run stopped after epoch 1 (its checkpoint is what a killed run leaves) ...
-    part = run_cli(spec, "--epochs", 1, "--out", tmp_path / "part.h5", cwd=tmp_path)
-    assert part.returncode == 0, part.stderr
-    assert (tmp_path / "part.h5.ckpt").exists()
-    # ... resumed to 2 epochs
-    res = run_cli(spec, "--epochs", 2, "--out", tmp_path / "part.h5", "--resume", cwd=tmp_path)
+    ckpt = tmp_path / "part.h5.ckpt"
+    proc = subprocess.Popen([sys.executable, "-m", "thermochip", "run", str(spec), "--out",
+                             str(tmp_path / "part.h5")], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not ckpt.exists() and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert ckpt.exists() and not (tmp_path / "part.h5").exists()
+    again = run_cli(spec, "--out", tmp_path / "part.h5", cwd=tmp_path)
+    assert again.returncode == 1 and "--resume" in again.stderr   # never silently restarted
+    res = run_cli(spec, "--out", tmp_path / "part.h5", "--resume", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    assert "resumed" in res.stderr
+    assert "resumed" in res.stderr and not ckpt.exists()
     with h5py.File(tmp_path / "full.h5") as a, h5py.File(tmp_path / "part.h5") as b:
         for key in ("couplings/codes", "couplings/input_codes", "fields/codes", "confusion"):
             assert np.array_equal(a[key][:], b[key][:]), key
         assert a.attrs["test_accuracy"] == b.attrs["test_accuracy"]
+
+
+def test_a_checkpoint_resumes_only_its_own_run(tmp_path):
+    """Another spec (here: another layer size) or another epoch total under a cosine schedule
+    is refused in one line; without a decay an explicit --epochs extends the run."""
+    import yaml
+    spec_dict = yaml.safe_load((ROOT / "examples/quickstart.yaml").read_text())
+    spec_dict["data"] = {"dataset": "digits", "train_size": 80, "test_size": 40}
+    spec = tmp_path / "q.yaml"
+    spec.write_text(yaml.safe_dump(spec_dict))
+    out = tmp_path / "r.h5"
+    assert run_cli(spec, "--epochs", 1, "--out", out, "--keep-checkpoint",
+                   cwd=tmp_path).returncode == 0
+    out.unlink()  # as a killed run leaves it: a checkpoint, no results
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump({**spec_dict, "cells": {**spec_dict["cells"],
+                                                            "layers": [60, 10]}}))
+    r = run_cli(other, "--out", out, "--resume", cwd=tmp_path)
+    assert r.returncode == 1 and "belongs to another spec" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    r = run_cli(spec, "--out", out, "--resume", "--epochs", 2, cwd=tmp_path)
+    assert r.returncode == 0 and "resumed from" in r.stderr and "epoch 2/2" in r.stderr
+    cosine = tmp_path / "cos.yaml"
+    cosine.write_text(yaml.safe_dump({**spec_dict, "train": {**spec_dict["train"],
+                                                             "lr_decay": "cosine"}}))
+    assert run_cli(cosine, "--epochs", 1, "--out", tmp_path / "c.h5", "--keep-checkpoint",
+                   cwd=tmp_path).returncode == 0
+    (tmp_path / "c.h5").unlink()
+    r = run_cli(cosine, "--out", tmp_path / "c.h5", "--resume", "--epochs", 3, cwd=tmp_path)
+    assert r.returncode == 1 and "resume without --epochs" in r.stderr
 
 
 @pytest.mark.slow

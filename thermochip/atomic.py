@@ -32,6 +32,31 @@ def atomic_path(path: str | Path):
         raise
 
 
+def check_output(path: str | Path, *, force: bool = True, folder: bool = False) -> Path:
+    """Before any work: ``path`` can be written (its folder exists or can be made, and takes a
+    file), is not the wrong kind (a folder for a file, or the other way), and exists only if
+    ``force`` allows replacing it. Leftover temporary files of killed writes to ``path`` are
+    removed. Returns ``path``; raises a one-line :class:`ThermochipError`."""
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise ThermochipError(f"cannot write {path}: it exists and is "
+                              f"{'not a folder' if folder else 'a folder'}")
+    if path.exists() and not force:
+        raise ThermochipError(f"{path} exists; give --force to replace it, or another --out")
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise ThermochipError(f"cannot write {path}: {err.strerror or err} ({parent})") from None
+    for stale in parent.glob(f".{path.name}.*.tmp"):  # a killed write's leftovers
+        with contextlib.suppress(OSError):
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+    return path
+
+
 def file_mode(folder: bool = False) -> int:
     """Permissions a plain ``open`` / ``mkdir`` would give (temporary names are private)."""
     umask = os.umask(0)

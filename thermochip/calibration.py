@@ -39,7 +39,6 @@ has one parameter per reciprocal pair).
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +47,7 @@ import numpy as np
 
 from device_models import adc as adc_model
 from device_models import dac
+from thermochip import strict_json
 from thermochip.checks import calibrate_problems
 from thermochip.chip import Chip
 from thermochip.engine import Engine
@@ -164,7 +164,7 @@ class CalibrationReport:
 
         with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
             f.attrs.update(thermochip_version=thermochip.__version__,
-                           summary=json.dumps(self.summary()))
+                           summary=strict_json.dumps(self.summary()))
             if spec_yaml is not None:
                 f["spec"] = spec_yaml
             f["mask"] = self.mask.astype(np.uint8)

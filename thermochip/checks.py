@@ -76,10 +76,19 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
             except (OSError, ValueError) as err:
                 out.append((where, f"cannot read edges: {err}"))
             else:
+                source = (f" of {resolve_path(topo.edges_file, base_dir)}"
+                          if topo.edges_file is not None else "")
+                bad = np.flatnonzero(~np.isfinite(e).all(axis=1))
+                i, j = e[:, 0], e[:, 1]
                 if topo.edges is not None and any(len(r) not in (2, 3) for r in topo.edges):
                     out.append((where, "each edge is [i, j] or [i, j, weight]"))
-                i, j = e[:, 0], e[:, 1]
-                if np.any((i != np.round(i)) | (j != np.round(j))):
+                elif len(e) == 0:
+                    out.append((where, f"no edges{source}: a sparse chip needs at least one "
+                                       f"coupler"))
+                elif len(bad):
+                    out.append((where, f"edge {bad[0] + 1}{source} is not finite: "
+                                       f"{', '.join(f'{v:g}' for v in e[bad[0]])}"))
+                elif np.any((i != np.round(i)) | (j != np.round(j))):
                     out.append((where, "cell indices must be integers"))
                 elif np.any((e[:, :2] < 0) | (e[:, :2] >= n)):
                     out.append((where, f"cell indices must be in [0, {n - 1}]"))
@@ -98,8 +107,12 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         except (OSError, ValueError) as err:
             out.append((where, f"cannot read the coupling matrix: {err}"))
         else:
+            bad = np.argwhere(~np.isfinite(J))
             if J.shape != (n, n):
                 out.append((where, f"must be {n} x {n}; got {' x '.join(map(str, J.shape))}"))
+            elif len(bad):
+                out.append((where, f"not finite at row {bad[0][0] + 1}, column {bad[0][1] + 1}"
+                                   f": {J[tuple(bad[0])]:g}"))
             elif spec.directed:  # each direction is its own device: any J_ij, J_ji
                 if np.any(np.diag(J) != 0):
                     out.append((where, "must have a zero diagonal"))
@@ -121,6 +134,8 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         elif not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                      for v in np.atleast_1d(arr)):
             out.append((where, "values must be numbers"))
+        elif not np.all(np.isfinite(np.atleast_1d(arr).astype(float))):
+            out.append((where, "values must be finite numbers"))
 
     # -- noise and delays that need a carrier
     if not model.carrier:
@@ -151,6 +166,9 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                                          f"{it.method!r}"))
     steps = it.steps if it.steps is not None else (
         int(round(it.duration / it.dt)) if it.duration else None)
+    if it.duration is not None and it.steps is None and it.duration < it.dt:
+        out.append(("integrator.duration", f"{it.duration:g} s is shorter than one step "
+                                           f"(integrator.dt {it.dt:g} s)"))
 
     # -- ADC
     a = spec.adc
@@ -177,7 +195,7 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
-    return out + _learner_problems(spec, model, params)
+    return out + _data_problems(spec, base_dir) + _learner_problems(spec, model, params)
 
 
 def directed_where(spec: ChipSpec) -> str:
@@ -187,6 +205,19 @@ def directed_where(spec: ChipSpec) -> str:
 
 #: Pixels and classes of the data sets (all have 10 classes).
 DATA_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion_mnist": (784, 10)}
+
+
+def _data_problems(spec: ChipSpec, base_dir: Path | None) -> list[tuple[str, str]]:
+    """An explicit data.path must be a folder (what it must hold is checked on loading)."""
+    data = spec.data
+    if data is None or data.path is None or data.dataset == "digits":
+        return []
+    folder = resolve_path(str(Path(data.path).expanduser()), base_dir)
+    if not folder.exists():
+        return [("data.path", f"no such folder: {folder}")]
+    if not folder.is_dir():
+        return [("data.path", f"not a folder: {folder} (give the folder holding the IDX files)")]
+    return []
 
 
 def _learner_problems(spec: ChipSpec, model, params) -> list[tuple[str, str]]:

@@ -8,12 +8,15 @@
   samples in the test set and the other 1437 in the training set.
 - ``mnist`` / ``fashion_mnist``: the four IDX files (``train-images-idx3-ubyte``,
   ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``, ``t10k-labels-idx1-ubyte``, each
-  plain or ``.gz``), looked up in order in ``data.path`` (relative to ``base_dir``),
-  ``$THERMOCHIP_DATA/<name>``, ``$THERMOCHIP_DATA``, ``/usr/share/datasets/<name>`` (Debian's
-  ``dataset-fashion-mnist`` installs ``/usr/share/datasets/fashion-mnist``) and the cache
-  ``~/.cache/thermochip/data/<name>``. When none has them and ``THERMOCHIP_DOWNLOAD=1`` is set,
-  they are downloaded into the cache; otherwise a one-line :class:`ThermochipError` says where
-  it looked and how to get them.
+  plain or ``.gz``). An explicit place is the only one looked in, and an error when it does
+  not hold them: ``data.path`` (relative to ``base_dir``; the folder, or its subfolder named
+  for the set: ``mnist``, ``fashion_mnist`` or ``fashion-mnist``), else ``$THERMOCHIP_DATA``
+  (only its subfolder named for the set: MNIST and Fashion-MNIST files share their names, so
+  a folder is never taken for another set). Without either: ``/usr/share/datasets/<name>``
+  (Debian's ``dataset-fashion-mnist`` installs ``/usr/share/datasets/fashion-mnist``), then
+  the cache ``~/.cache/thermochip/data/<name>``; when neither has them and
+  ``THERMOCHIP_DOWNLOAD=1`` is set, they are downloaded into the cache; otherwise a one-line
+  :class:`ThermochipError` says where it looked and how to get them.
 
 Then the training set is shuffled with ``shuffle_seed``, truncated to ``train_size``, and its
 last ``validation`` fraction is held out; the test set keeps its order and is truncated to
@@ -170,25 +173,29 @@ def _cache_dir(name: str) -> Path:
     return Path.home() / ".cache" / "thermochip" / "data" / name
 
 
-def _search_dirs(spec: DataSpec, base_dir: Path | None) -> list[Path]:
-    """Folders searched for the IDX files of ``spec.dataset``, in order, without duplicates."""
+def _named_dirs(root: Path, name: str) -> list[Path]:
+    """The folders below ``root`` that hold data set ``name`` by their name."""
+    return list(dict.fromkeys((root / name, root / SYSTEM_NAMES[name])))
+
+
+def _search_dirs(spec: DataSpec, base_dir: Path | None) -> tuple[list[Path], str | None]:
+    """Folders that may hold the IDX files of ``spec.dataset``, in order, and what chose
+    them: ``data.path`` (the folder itself or its subfolder named for the set) or
+    ``THERMOCHIP_DATA`` (only a subfolder named for the set: MNIST and Fashion-MNIST files
+    have the same names), which are then the only places looked in; else None and the
+    system folders and the cache."""
     name = spec.dataset
-    dirs: list[Path] = []
     if spec.path:
         p = Path(spec.path).expanduser()
         if not p.is_absolute():
             p = (Path(base_dir) if base_dir is not None else Path.cwd()) / p
-        dirs.append(p)
+        return _named_dirs(p, name) + [p], f"data.path {p}"
     env = os.environ.get("THERMOCHIP_DATA")
     if env:
         root = Path(env).expanduser()
-        for sub in dict.fromkeys((name, SYSTEM_NAMES[name])):
-            dirs.append(root / sub)
-        dirs.append(root)
-    for sysdir in SYSTEM_DIRS:
-        dirs.append(Path(sysdir) / SYSTEM_NAMES[name])
-    dirs.append(_cache_dir(name))
-    return list(dict.fromkeys(dirs))
+        return _named_dirs(root, name), f"THERMOCHIP_DATA={root}"
+    dirs = [Path(sysdir) / SYSTEM_NAMES[name] for sysdir in SYSTEM_DIRS]
+    return list(dict.fromkeys(dirs + [_cache_dir(name)])), None
 
 
 def _download(name: str, dest: Path) -> dict[str, Path]:
@@ -235,23 +242,26 @@ def _how_to_get(name: str, download: bool = True) -> str:
     ways = [f"set data.path or THERMOCHIP_DATA to a folder with the IDX files ({files}; "
             ".gz allowed)"]
     if name == "fashion_mnist":
-        ways.insert(0, "apt-get install dataset-fashion-mnist")
+        ways.insert(0, "apt-get update && apt-get install dataset-fashion-mnist")
     if download:
         ways.append(f"set THERMOCHIP_DOWNLOAD=1 to download them into {_cache_dir(name)}")
     return ", or ".join(ways)
 
 
 def _locate_idx(spec: DataSpec, base_dir: Path | None) -> tuple[dict[str, Path], Path]:
-    dirs = _search_dirs(spec, base_dir)
+    dirs, chosen_by = _search_dirs(spec, base_dir)
     for d in dirs:
         files = _idx_files_in(d)
         if files is not None:
             return files, d
     name = spec.dataset
+    looked = ", ".join(str(d) for d in dirs)
+    if chosen_by is not None:
+        raise ThermochipError(f"{chosen_by} does not hold the {name} IDX files (looked in "
+                              f"{looked} for {', '.join(IDX_FILES.values())}, .gz allowed)")
     if os.environ.get("THERMOCHIP_DOWNLOAD", "") == "1":
         cache = _cache_dir(name)
         return _download(name, cache), cache
-    looked = ", ".join(str(d) for d in dirs)
     raise ThermochipError(f"{name} data not found (looked in {looked}); to get it: "
                           f"{_how_to_get(name)}")
 

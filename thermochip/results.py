@@ -4,7 +4,6 @@ provenance, what the run produced and the chip's DAC codes. Written atomically
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import h5py
@@ -12,6 +11,7 @@ import numpy as np
 
 import thermochip
 from device_models import dac
+from thermochip import strict_json
 from thermochip.atomic import atomic_path
 from thermochip.chip import Chip
 from thermochip.engine import SimResult
@@ -74,6 +74,15 @@ def save_simulation(path: str | Path, chip: Chip, result: SimResult, spec_yaml: 
                               "replica's mean read-out")
 
 
+def is_training_result(path: str | Path) -> bool:
+    """Whether ``path`` is a results file of a run that trained (a learning curve)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return "learning_curve/epoch" in f and len(f["learning_curve/epoch"]) > 0
+    except OSError:
+        return False
+
+
 def save_run(path: str | Path, result) -> None:
     """A training run's results file (``result``: a :class:`~thermochip.training.TrainResult`):
     resolved spec, provenance, learning curve, confusion matrix, final codes."""
@@ -82,7 +91,7 @@ def save_run(path: str | Path, result) -> None:
         f.attrs.update(thermochip_version=thermochip.__version__, model=chip.model.name,
                        seed=spec.run.seed, test_accuracy=result.test.accuracy,
                        train_accuracy=result.train_accuracy, seconds=result.seconds,
-                       summary=json.dumps(result.summary()))
+                       summary=strict_json.dumps(result.summary()))
         f["spec"] = dump_spec(spec)
         for k, v in result.history.as_arrays().items():
             f[f"learning_curve/{k}"] = v

@@ -42,7 +42,7 @@ def run_simulation(spec_path: str | Path, out: str | Path, *, steps: int | None 
     spec = resolve(load_spec(spec_path, command="simulate", warn=warn), steps=steps,
                    replicas=replicas, seed=seed)
     if threads is not None:
-        set_num_threads(max(1, threads))
+        set_num_threads(threads)
     chip = Chip.from_spec(spec, base_dir=Path(spec_path).resolve().parent)
     result = simulate(chip, progress=progress)
     stats = statistics(chip, result)

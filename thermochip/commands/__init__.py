@@ -15,3 +15,14 @@ def commands() -> dict[str, ModuleType]:
     modules = {info.name: importlib.import_module(f"{__name__}.{info.name}")
                for info in pkgutil.iter_modules(__path__)}
     return dict(sorted(modules.items(), key=lambda item: item[1].ORDER))
+
+
+
+def at_least(args, **lowest: int) -> None:
+    """Refuse, in one line, an option given below its lowest value:
+    ``at_least(args, threads=1, seed=0)``."""
+    from thermochip.errors import ThermochipError
+    for name, lo in lowest.items():
+        value = getattr(args, name, None)
+        if value is not None and value < lo:
+            raise ThermochipError(f"--{name.replace('_', '-')} must be >= {lo}; got {value}")

@@ -4,10 +4,12 @@ thermal trajectories (:mod:`thermochip.calibration`)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from thermochip import strict_json
+from thermochip.atomic import check_output
+from thermochip.commands import at_least
 from thermochip.errors import ThermochipError
 
 ORDER = 4
@@ -20,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, help="steps per replica (overrides the spec)")
     parser.add_argument("--seed", type=int, help="seed (overrides run.seed)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--force", action="store_true", help="replace an existing OUT")
     parser.add_argument("--out", metavar="FILE.h5", help="write the estimates, true and "
                                                          "nominal couplings to HDF5")
 
@@ -30,11 +33,9 @@ def run(args: argparse.Namespace) -> int:
     from thermochip.simulation import resolve
     from thermochip.spec_io import dump_spec, load_spec
 
-    for flag in ("replicas", "steps", "seed"):
-        value = getattr(args, flag)
-        low = 0 if flag == "seed" else 1
-        if value is not None and value < low:
-            raise ThermochipError(f"--{flag} must be >= {low}; got {value}")
+    at_least(args, replicas=1, steps=1, seed=0)
+    if args.out:
+        check_output(Path(args.out), force=args.force)
     spec_path = Path(args.spec)
     spec = resolve(load_spec(spec_path, command="calibrate",
                              warn=lambda line: print(line, file=sys.stderr)),
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
             raise ThermochipError(f"cannot write {err.filename or args.out}: "
                                   f"{err.strerror or err}") from None
     if args.json:
-        print(json.dumps(report.summary()))
+        print(strict_json.dumps(report.summary()))
     else:
         print(report.table())
         if args.out:

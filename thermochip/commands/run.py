@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from thermochip import strict_json
+from thermochip.atomic import check_output
+from thermochip.commands import at_least
 from thermochip.errors import ThermochipError
 
 ORDER = 3
@@ -25,23 +27,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true", help="continue from OUT's checkpoint "
                                                               "(OUT.ckpt)")
     parser.add_argument("--threads", type=int, help="engine threads (default: all cores)")
+    parser.add_argument("--force", action="store_true", help="replace an existing OUT")
+    parser.add_argument("--keep-checkpoint", action="store_true",
+                        help="keep OUT.ckpt when the run completes (it is removed by default)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Train a chip with its on-chip learner and report accuracy."""
-    from thermochip.results import save_run
+    from thermochip.results import is_training_result, save_run
     from thermochip.spec_io import load_spec
     from thermochip.training import train
 
-    if args.epochs is not None and args.epochs < 1:
-        raise ThermochipError(f"--epochs must be >= 1; got {args.epochs}")
+    at_least(args, epochs=1, threads=1)
     if args.threads is not None:
         from thermochip._kernels.jit import set_num_threads
-        set_num_threads(max(1, args.threads))
+        set_num_threads(args.threads)
     spec_path = Path(args.spec)
     spec = load_spec(spec_path, command="run", warn=lambda line: print(line, file=sys.stderr))
-    out = Path(args.out) if args.out else Path(spec_path.stem + ".h5")
+    # a score is written beside the training result, never over it
+    suffix = ".eval.h5" if args.eval_only else ".h5"
+    out = Path(args.out) if args.out else Path(spec_path.stem + suffix)
+    if args.eval_only and out.exists() and is_training_result(out):
+        raise ThermochipError(f"{out} holds a training result; --eval-only writes its score "
+                              f"to another --out (default {spec_path.stem}.eval.h5)")
     checkpoint = out.with_name(out.name + ".ckpt")
+    if args.resume and not checkpoint.exists() and out.exists():
+        raise ThermochipError(f"nothing to resume: {out} is a finished run (no {checkpoint})")
+    if checkpoint.exists() and not (args.resume or args.force or args.eval_only):
+        raise ThermochipError(f"{checkpoint} holds an unfinished run: give --resume to "
+                              f"continue it or --force to start over")
+    check_output(out, force=args.force or args.resume)
+    if args.plot:
+        check_output(Path(args.plot), folder=True)
+
     def stderr(line):
         print(line, file=sys.stderr)
     result = train(spec, base_dir=spec_path.resolve().parent, epochs=args.epochs,
@@ -50,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
                    log=None if args.json else stderr, warn=stderr)
     try:
         save_run(out, result)
+        if checkpoint.exists() and not args.keep_checkpoint and not args.eval_only:
+            checkpoint.unlink()  # the run is complete and written
         figures = []
         if args.plot:
             from thermochip.plots import plot_run
@@ -59,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             from None
     s = result.summary()
     if args.json:
-        print(json.dumps(s))
+        print(strict_json.dumps(s))
     else:
         print(f"test accuracy {s['test_accuracy']:.2%}, train accuracy "
               f"{s['train_accuracy']:.2%} after {s['epochs']} epochs "

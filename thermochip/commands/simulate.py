@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from thermochip.errors import ThermochipError
+from thermochip.atomic import check_output
+from thermochip.commands import at_least
 
 ORDER = 2
 
@@ -20,18 +21,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                        "name with .h5, in the current folder)")
     parser.add_argument("--plot", metavar="DIR", help="write PNG figures into DIR")
     parser.add_argument("--threads", type=int, help="engine threads (default: all cores)")
+    parser.add_argument("--force", action="store_true", help="replace an existing OUT")
 
 
 def run(args: argparse.Namespace) -> int:
     """Simulate a chip spec and write ADC traces, states and energies to HDF5."""
     from thermochip.simulation import run_simulation
 
+    at_least(args, steps=1, replicas=1, seed=0, threads=1)
     overrides = {"steps": args.steps, "replicas": args.replicas, "seed": args.seed}
-    for flag, value in overrides.items():
-        if value is not None and value < (0 if flag == "seed" else 1):
-            raise ThermochipError(f"--{flag} must be {'>= 0' if flag == 'seed' else '>= 1'}; "
-                                  f"got {value}")
-    out = Path(args.out) if args.out else Path(Path(args.spec).stem + ".h5")
+    out = check_output(Path(args.out) if args.out else Path(Path(args.spec).stem + ".h5"),
+                       force=args.force)
+    if args.plot:
+        check_output(Path(args.plot), folder=True)
     summary = run_simulation(args.spec, out, plot_dir=args.plot, threads=args.threads,
                              progress=True, warn=lambda line: print(line, file=sys.stderr),
                              **overrides)

@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from thermochip.atomic import check_output
+
 ORDER = 6
 
 
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     # each point is a training run: say once which fields of the spec training does not read
     load_spec(args.spec, command="run", warn=lambda line: print(line, file=sys.stderr))
 
+    check_output(Path(args.out), folder=True)  # a sweep folder is continued, not clobbered
     rows = run_sweep(args.spec, args.sets, args.repeats, args.out, workers=args.workers,
                      scheduler=args.scheduler, epochs=args.epochs, progress=True)
     figures = []

@@ -120,6 +120,11 @@ def adc_schedule_problems(section: EpSection, spec: ChipSpec) -> list[tuple[str,
     a = spec.adc
     if a is None:
         return []
+    for name in ("free_steps", "nudged_steps"):
+        if section.window > getattr(section, name):
+            return [("learner.window", f"{section.window} steps is longer than the phase it "
+                                       f"averages (learner.{name}: "
+                                       f"{getattr(section, name)})")]
     if a.sample_times is not None:
         return [("adc.sample_times", "learners sample on the ADC's clock in every phase: give "
                                      "adc.sample_rate (sample_times are times of one "
@@ -139,8 +144,7 @@ def phase_samples(spec: ChipSpec, section: EpSection, steps: int) -> np.ndarray:
     """State indices (1..steps) of the ADC samples in the last ``section.window`` steps of a
     phase of ``steps`` steps, on the ADC's clock counted back from the phase's end."""
     period = spec.adc.period_steps(spec.integrator.dt)
-    window = min(section.window, steps)
-    return np.arange(steps, steps - window, -period)[::-1].copy()
+    return np.arange(steps, steps - section.window, -period)[::-1].copy()
 
 
 class AbstractEstimator(abc.ABC):
