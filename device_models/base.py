@@ -49,8 +49,10 @@ class DynamicsKind:
 
 
 LANGEVIN = DynamicsKind(
-    "langevin", ("euler_maruyama",), drift=True,
-    doc="dx_i = g_i F_i dt + noise (Ito), integrated by Euler--Maruyama steps")
+    "langevin", ("euler_maruyama", "leimkuhler_matthews"), drift=True,
+    doc="dx_i = g_i F_i dt + noise (Ito), integrated by Euler--Maruyama steps or by "
+        "Leimkuhler--Matthews steps (the mean of successive normals: the overdamped "
+        "stationary law to second order in dt at Euler's cost)")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,10 @@ class CellModel:
     well_field: Callable = None
     """``well_field(params, u) -> f0``: the field 0 that centres each cell's well at u (how a
     data drive holds the cells near the data); None when the cells have no single well."""
+    stiffness: Callable = None
+    """``stiffness(p, f0, f1) -> (cell,)``: the curvature of each cell's own potential where it
+    rests (d2V_local/dx2 at its minimum; couplings add to it), which sets Euler--Maruyama's
+    stationary bias (about stiffness * dt~ / 2 in the variance); None: not declared."""
     well_problem: Callable = None
     """``well_problem(params) -> str | None``: why these parameters give no single well."""
 

@@ -105,6 +105,11 @@ def readout(p, x, mode, r):
     return np.arctan2(sin, cos)
 
 
+def stiffness(p, h, s):
+    """V'' of -h cos phi - S/2 cos 2 phi at a locked phase (0 or pi): |h| + 2 S at best."""
+    return np.abs(h) + 2 * np.abs(s)
+
+
 MODEL = register(CellModel(
     name="oim", doc=__doc__, params=OimParams, kernel_params=OimKernel, to_kernel=to_kernel,
     field_names=("h", "S"), field_defaults=(0.0, 1.0), pair_sign=-1.0, n_channels=2,
@@ -113,4 +118,5 @@ MODEL = register(CellModel(
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
     field_grad_ch=field_grad_ch, nudge=nudge, nudge_problem=nudge_problem,
+    stiffness=stiffness,
 ))

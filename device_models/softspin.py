@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from device_models.base import CellModel, register
 from device_models.params import NON_NEGATIVE, POSITIVE, spec_field
 
@@ -94,6 +96,13 @@ def well_problem(params: SoftspinParams) -> str | None:
     return None
 
 
+def stiffness(p, b, a):
+    """V'' at the well's floor (b = 0): 2 J2 + a at x = 0 for a single well, twice its
+    magnitude at the minima +-sqrt(-(2 J2 + a) / 4 J4) of a double well."""
+    c = p.dJ2 + a
+    return np.where(c >= 0, c, -2 * c)
+
+
 MODEL = register(CellModel(
     name="softspin", doc=__doc__, params=SoftspinParams, kernel_params=SoftspinKernel,
     to_kernel=to_kernel, field_names=("b", "a"), field_defaults=(0.0, 0.0), pair_sign=1.0,
@@ -102,5 +111,5 @@ MODEL = register(CellModel(
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
     field_grad_ch=field_grad_ch, nudge=nudge, affine_drift=True, well_field=well_field,
-    well_problem=well_problem,
+    well_problem=well_problem, stiffness=stiffness,
 ))

@@ -53,6 +53,8 @@ SPEC_MISTAKES = [
      "simulate", ["integrator.duration", "shorter than one step"]),
     (with_(MAXCUT, fields__init={"h": float("nan")}), "simulate",
      ["fields.init.h", "finite"]),
+    (with_(MAXCUT, integrator__dt="25 ns"), "simulate",
+     ["integrator.dt", "too coarse", "stiffness x dt~ must stay below 2"]),
     (with_(QUICKSTART, learner__window=100), "run",
      ["learner.window", "longer than the phase", "free_steps: 30"]),
     (with_(QUICKSTART, data={"dataset": "fashion_mnist", "path": "no_such_folder"}), "run",
@@ -158,3 +160,63 @@ def test_json_is_strict_json(tmp_path):
     summary = json.loads(result.stdout, parse_constant=refuse)
     assert summary["val_accuracy"] is None and "validation" in summary["val_accuracy_why"]
     assert summary["settling"] is None and summary["settling_why"]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_a_killed_sweep_takes_its_workers_with_it(tmp_path):
+    """SIGKILL of the sweep itself: its worker processes (and the resource tracker) are gone
+    within a few seconds instead of running on."""
+    import signal
+    import time
+    spec = spec_file(tmp_path, with_(QUICKSTART, data={"dataset": "digits"}))
+    proc = subprocess.Popen([sys.executable, "-m", "thermochip", "sweep", str(spec), "--set",
+                             "adc.bits=4,5,6,8", "--epochs", "50", "--workers", "2", "--out",
+                             str(tmp_path / "s")], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while len(_children(proc.pid)) < 3 and time.time() < deadline:  # 2 workers + tracker
+        time.sleep(0.1)
+    children = _children(proc.pid)
+    assert len(children) >= 3, children
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 10
+    while any(_alive(c) for c in children) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(c) for c in children)
+
+
+def test_a_step_that_biases_the_sampled_law_is_named(tmp_path):
+    """The sampler at dt~ = 0.05 by Euler-Maruyama: validate and simulate warn in one line
+    with the YAML line; by Leimkuhler-Matthews (the example's choice) nothing."""
+    sampler = yaml.safe_load((ROOT / "examples/softspin_sampler.yaml").read_text())
+    euler = spec_file(tmp_path, with_(sampler, integrator__method="euler_maruyama"))
+    for command in ("validate", "simulate"):
+        result = thermochip(command, euler, "--out", tmp_path / "s.h5", cwd=tmp_path) \
+            if command == "simulate" else thermochip(command, euler, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        warnings = [line for line in result.stderr.splitlines() if "integrator.dt" in line]
+        assert len(warnings) == 1 and "off by about 10%" in warnings[0]
+        assert "leimkuhler_matthews" in warnings[0] and "(line " in warnings[0]
+    result = thermochip("validate", ROOT / "examples/softspin_sampler.yaml", cwd=tmp_path)
+    assert result.returncode == 0 and "integrator.dt" not in result.stderr

@@ -47,7 +47,7 @@ import numpy as np
 
 from device_models import adc as adc_model
 from device_models import dac
-from thermochip import strict_json
+from thermochip import memory, strict_json
 from thermochip.checks import calibrate_problems
 from thermochip.chip import Chip
 from thermochip.engine import Engine
@@ -238,6 +238,12 @@ def calibrate(spec: ChipSpec, base_dir: Path | None = None) -> CalibrationReport
     of the OM action (see the module docstring). Raises
     :class:`~thermochip.errors.IncompatibleModelError` for chips the model cannot describe."""
     t0 = time.perf_counter()
+    n = memory.cells(spec)
+    unknowns = n * (n - 1) / 2 + n
+    memory.require({"couplings (cell x cell arrays)": memory.chip_bytes(spec),
+                    "ADC chunk": float(MAX_CHUNK_SAMPLES) * memory.PER_SAMPLE,
+                    "normal equations": 2 * 8 * unknowns ** 2},
+                   "this calibration")
     chip = Chip.from_spec(spec, base_dir=base_dir)
     not_modelled = _check(chip)
     model, a = chip.model, spec.adc

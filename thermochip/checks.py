@@ -32,16 +32,12 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                                    f"{_choices(cells.model, device_models.list_models())}"))
         return out
     model = device_models.get_model(cells.model)
-    merged = {}
-    if cells.preset is not None:
+    if cells.preset is not None and cells.preset not in device_models.list_presets(model.name):
         presets = device_models.list_presets(model.name)
-        if cells.preset not in presets:
-            out.append(("cells.preset", f"unknown preset '{cells.preset}' for model "
-                                        f"{model.name}; {_choices(cells.preset, presets)}"))
-        else:
-            merged.update(device_models.load_preset(model.name, cells.preset).get("params", {}))
-    merged.update(cells.params)
-    params, param_problems = build_dataclass(model.params, merged, "cells.params")
+        out.append(("cells.preset", f"unknown preset '{cells.preset}' for model "
+                                    f"{model.name}; {_choices(cells.preset, presets)}"))
+    params, param_problems = build_dataclass(model.params, _merged_params(spec, model),
+                                             "cells.params")
     out += param_problems
 
     # -- cell counts and topology
@@ -160,6 +156,11 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         out.append(("integrator", "give one of duration, steps, not both"))
     elif it.duration is None and it.steps is None and spec.learner is None:
         out.append(("integrator", "give the run's length: duration or steps"))
+    found = stiffness_step(spec) if not param_problems else None
+    if found is not None and found[0] * found[1] >= 2:
+        out.append(("integrator.dt", f"too coarse: the stiffest cell (curvature "
+                                     f"{found[0]:.3g}) makes the step unstable at dt~ = "
+                                     f"{found[1]:.3g} (stiffness x dt~ must stay below 2)"))
     if it.method is not None and it.method not in model.kind.methods:
         out.append(("integrator.method", f"{model.name} cells ({model.kind.name} dynamics) "
                                          f"update by {', '.join(model.kind.methods)}; got "
@@ -205,6 +206,16 @@ def directed_where(spec: ChipSpec) -> str:
 
 #: Pixels and classes of the data sets (all have 10 classes).
 DATA_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion_mnist": (784, 10)}
+
+
+def _merged_params(spec: ChipSpec, model) -> dict:
+    """The cell parameters the spec gives: its preset's (if it names a known one), then
+    ``cells.params`` over them."""
+    merged = {}
+    if spec.cells.preset in device_models.list_presets(model.name):
+        merged.update(device_models.load_preset(model.name, spec.cells.preset)
+                      .get("params", {}))
+    return {**merged, **spec.cells.params}
 
 
 def _data_problems(spec: ChipSpec, base_dir: Path | None) -> list[tuple[str, str]]:
@@ -261,20 +272,73 @@ def _given(mapping: object, path: str) -> bool:
 
 
 def command_problems(spec: ChipSpec, command: str, given: dict | None = None
-                     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(refusals, unused fields) of ``spec`` for ``command`` (a verb of the command line):
-    what it cannot honour, and the fields it does not read that the YAML mapping ``given``
-    sets (all of :data:`UNUSED` when ``given`` is None)."""
+                     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]],
+                                list[tuple[str, str]]]:
+    """(refusals, unused fields, advice) of ``spec`` for ``command`` (a verb of the command
+    line): what it cannot honour, the fields it does not read that the YAML mapping ``given``
+    sets (all of :data:`UNUSED` when ``given`` is None), and what it will do less well than
+    the user may expect (:func:`step_bias`, for the commands that sample)."""
     refusals = calibrate_problems(spec) if command == "calibrate" else []
     unused = [(path, why) for path, why in UNUSED.get(command, ())
               if given is None or _given(given, path)]
-    return refusals, unused
+    advice = step_bias(spec) if command in ("simulate", "validate") else []
+    return refusals, unused, advice
+
+
+#: Stationary bias of Euler--Maruyama (relative, in a cell's variance) above which a sampling
+#: command warns.
+STEP_BIAS_WARNING = 0.02
+
+
+def stiffness_step(spec: ChipSpec) -> tuple[float, float] | None:
+    """(the stiffest cell's curvature, dt~) of a spec whose cells declare their stiffness."""
+    model = device_models.get_model(spec.cells.model)
+    if model.stiffness is None:
+        return None
+    params, _ = build_dataclass(model.params, _merged_params(spec, model), "cells.params")
+    rate = getattr(params, "rate", None)
+    if params is None or rate is None:
+        return None
+    n = sum(spec.cells.layers) if spec.cells.layers else spec.cells.n
+    fields = [np.broadcast_to(np.asarray(spec.fields.init.get(name, default), dtype=float),
+                              (n,)) for name, default in zip(model.field_names,
+                                                             model.field_defaults)]
+    kappa = float(np.max(model.stiffness(model.to_kernel(params, np.float64), *fields)))
+    return kappa, rate * spec.integrator.dt
+
+
+def step_bias(spec: ChipSpec) -> list[tuple[str, str]]:
+    """Euler--Maruyama samples a law whose variance is off by about stiffness * dt~ / 2 (for a
+    cell of curvature ``stiffness``: the exact stationary variance of its Euler chain is
+    kT / stiffness / (1 - stiffness dt~ / 2)); a warning when that exceeds
+    :data:`STEP_BIAS_WARNING` on a noisy chip that samples (no learner)."""
+    model = device_models.get_model(spec.cells.model)
+    it, noise = spec.integrator, spec.noise
+    hot = (noise.thermal is not None and noise.thermal.kT > 0) or noise.phase is not None
+    method = it.method or model.kind.methods[0]
+    found = stiffness_step(spec)
+    if found is None or not hot or method != "euler_maruyama" \
+            or spec.learner is not None:  # a learner's phases are dynamics, not samples
+        return []
+    kappa, dt = found
+    bias = 0.5 * kappa * dt
+    if bias <= STEP_BIAS_WARNING:
+        return []
+    return [("integrator.dt", f"Euler-Maruyama's stationary law is off by about "
+                              f"{bias:.0%} in the cells' variance at this step (stiffness "
+                              f"{kappa:.3g}, dt~ {dt:.3g}; couplings add to it): to sample "
+                              f"it, set integrator.method: leimkuhler_matthews (second order "
+                              f"at the same cost; calibrate and OM learning need "
+                              f"euler_maruyama) or a smaller dt")]
 
 
 def calibrate_problems(spec: ChipSpec) -> list[tuple[str, str]]:
     """What the linear OM model of ``thermochip calibrate`` cannot describe."""
     model = device_models.get_model(spec.cells.model)
     out = []
+    if spec.integrator.method not in (None, "euler_maruyama"):
+        out.append(("integrator.method", "the calibration's likelihood is that of "
+                                         "Euler-Maruyama steps: give euler_maruyama"))
     if not model.affine_drift:
         out.append(("cells.model", f"calibrate needs cells whose drift is linear in the "
                                    f"couplings and fields (softspin); got {model.name!r}"))

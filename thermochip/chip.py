@@ -115,6 +115,16 @@ def coupler_draw(rng: np.random.Generator, n: int, directed: bool) -> np.ndarray
     return directed_draw(rng, n) if directed else symmetric_draw(rng, n)
 
 
+
+def run_steps(spec: ChipSpec) -> int:
+    """A simulation's length in steps (integrator.steps, or duration / dt)."""
+    it = spec.integrator
+    if it.steps is None and it.duration is None:
+        raise ThermochipError("the spec gives no run length: set integrator.steps or "
+                              "integrator.duration (or --steps); training specs need "
+                              "none, their learner phases set their own")
+    return it.steps if it.steps is not None else max(1, int(round(it.duration / it.dt)))
+
 @dataclass(frozen=True)
 class ChipRegisters:
     """The chip's DAC-held state (see :mod:`thermochip.registers`): ``couplings`` (cell, cell)
@@ -205,12 +215,7 @@ class Chip:
     @property
     def steps(self) -> int:
         """The run's length in steps (integrator.steps, or duration / dt)."""
-        it = self.spec.integrator
-        if it.steps is None and it.duration is None:
-            raise ThermochipError("the spec gives no run length: set integrator.steps or "
-                                  "integrator.duration (or --steps); training specs need "
-                                  "none, their learner phases set their own")
-        return it.steps if it.steps is not None else max(1, int(round(it.duration / it.dt)))
+        return run_steps(self.spec)
 
     @property
     def n(self) -> int:

@@ -40,6 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     except ThermochipError as err:
         print(f"error: {err}", file=sys.stderr)
         return err.exit_code
+    except MemoryError:
+        print("error: out of memory: the work needs more than this machine has (lower the "
+              "replicas, cells or ADC samples, or see --max-memory)", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from thermochip.errors import ThermochipError
+from thermochip.memory import check_read
 from thermochip.spec import DataSpec
 
 __all__ = ["Dataset", "load_dataset", "read_idx"]
@@ -117,8 +118,15 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     try:
         if path.name.endswith(".gz"):
             with gzip.open(path, "rb") as f:
-                raw = f.read()
+                # the header says how much the payload inflates to: bound it before reading
+                header = f.read(4)
+                header += f.read(4 * header[3]) if len(header) == 4 else b""
+                if len(header) >= 8 and len(header) == 4 + 4 * header[3]:
+                    dims = np.frombuffer(header, ">u4", offset=4).astype(np.float64)
+                    check_read(path, int(np.prod(dims)))
+                raw = header + f.read()
         else:
+            check_read(path, path.stat().st_size)
             raw = path.read_bytes()
     except (OSError, EOFError, zlib.error) as exc:
         # gzip.BadGzipFile is an OSError; a truncated gzip stream raises EOFError.

@@ -164,6 +164,8 @@ class Engine:
         self._warm = False  # every run's arguments have the same types: one compile call
         methods = model.kind.methods
         self.method = methods.index(spec.integrator.method or methods[0])
+        # Leimkuhler--Matthews steps read the next step's normal too
+        self.noise_ahead = int(methods[self.method] == "leimkuhler_matthews")
         self.p = model.to_kernel(chip.params, self.dtype)
         self.p64 = model.to_kernel(chip.params, np.float64)
         self.n_slots = int(chip.latency_steps.max()) + 1
@@ -307,7 +309,7 @@ class Engine:
         energy_every = energy_every if record else n_steps
         # wrong shapes would make the kernels read past their arrays: refuse them here
         _check_shape("x0", x0, (B, N))
-        _check_shape("noise", noise, (B, n_steps, N))
+        _check_shape("noise", noise, (B, n_steps + self.noise_ahead, N))
         if h_ext is not None and np.shape(h_ext) not in ((B, N), (N,), (2, B, N)):
             raise ValueError(f"h_ext must have shape {(B, N)}, {(N,)} or {(2, B, N)}; got "
                              f"{np.shape(h_ext)}")
@@ -415,7 +417,7 @@ class Engine:
             check = check_step()
             K = natural if check is None or check <= k else min(natural, check - k)
             block = (no_noise if noise is None else
-                     np.ascontiguousarray(noise[:, k:k + K], dtype=dtype))
+                     np.ascontiguousarray(noise[:, k:k + K + self.noise_ahead], dtype=dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
             rc = self.kernel(p, x, hist, args.Steps(k, K, dt, self.method, threads), couplings,
                              cells, args.Noise(block, self.noise_keys, self.noise_step + k, drift),

@@ -65,13 +65,16 @@ class History:
 
 
 def evaluate(chip: ChipIO, x: np.ndarray, y: np.ndarray, n_classes: int,
-             batch: int) -> Score:
-    """Accuracy and confusion matrix from the output codes (argmax over output cells)."""
+             batch: int, progress: Callable[[int], None] | None = None) -> Score:
+    """Accuracy and confusion matrix from the output codes (argmax over output cells);
+    ``progress`` is called with the samples scored after each batch."""
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     for start in range(0, len(x), batch):
         codes = chip.infer(x[start:start + batch])
         pred = np.argmax(codes, axis=1)
         np.add.at(confusion, (y[start:start + batch], pred), 1)
+        if progress is not None:
+            progress(len(pred))
     total = confusion.sum()
     return Score(accuracy=float(np.trace(confusion) / total) if total else float("nan"),
                  confusion=confusion)

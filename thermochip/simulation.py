@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from thermochip.chip import Chip
+from thermochip.chip import Chip, run_steps
 from thermochip.engine import SimResult, simulate
 from thermochip.errors import ThermochipError
+from thermochip.memory import check_simulation
 from thermochip.results import save_simulation
 from thermochip.sampling import SamplingStats, sampling_stats
 from thermochip.spec import ChipSpec
@@ -43,6 +44,7 @@ def run_simulation(spec_path: str | Path, out: str | Path, *, steps: int | None 
                    replicas=replicas, seed=seed)
     if threads is not None:
         set_num_threads(threads)
+    check_simulation(spec, run_steps(spec))
     chip = Chip.from_spec(spec, base_dir=Path(spec_path).resolve().parent)
     result = simulate(chip, progress=progress)
     stats = statistics(chip, result)

@@ -62,19 +62,21 @@ def load_spec(source: str | os.PathLike | dict, *, base_dir: str | os.PathLike |
     problems = problems + walk_problems
     if spec is not None and not problems:
         problems = _cross_section_problems(spec, base, lines)
-    unused = []
+    unused, advice = [], []
     if command is not None and spec is not None and not problems:
-        refusals, unused = checks.command_problems(spec, command, data)
+        refusals, unused, advice = checks.command_problems(spec, command, data)
         problems = [(where(path, lines), why) for path, why in refusals]
     if problems:
         raise SpecError(name, sorted(problems, key=line_of))
     reasons: dict[str, list[str]] = {}
     for path, why in unused:
         reasons.setdefault(why, []).append(where(path, lines))
-    for why, paths in reasons.items():
-        if warn is not None:
+    if warn is not None:
+        for why, paths in reasons.items():
             warn(f"warning: {name}: {', '.join(paths)}: not used by thermochip {command}: "
                  f"{why}")
+        for path, why in advice:
+            warn(f"warning: {name}: {where(path, lines)}: {why}")
     return spec
 
 

@@ -28,6 +28,7 @@ import yaml
 
 from thermochip.atomic import atomic_path
 from thermochip.errors import SpecError, ThermochipError
+from thermochip.memory import training_parts
 from thermochip.progress import progress_bar
 from thermochip.spec_io import load_spec, with_overrides
 from thermochip.spec_yaml import SpecLoader
@@ -352,8 +353,10 @@ def _run_local(todo, base_dir, epochs, workers, scheduler):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     n = workers or min(len(todo), os.cpu_count() or 1)
+    require(training_parts(load_spec(todo[0].spec, base_dir=Path(base_dir))), n)
     # spawn: the parent may already run numba / OpenMP threads, which fork does not copy.
-    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=watch_parent, initargs=(os.getpid(),))
     try:
         futures = {pool.submit(run_point, p.spec, base_dir, epochs): p for p in todo}
         for future in as_completed(futures):
@@ -361,10 +364,38 @@ def _run_local(todo, base_dir, epochs, workers, scheduler):
                 yield futures[future], future.result(), None
             except Exception as err:  # noqa: BLE001 - reported per point
                 yield futures[future], None, _error_text(err)
-    except BaseException:
+    except BaseException:  # an interrupt: the points running now are stopped too
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def require(parts: dict[str, float], workers: int) -> None:
+    """The local workers run side by side: all of them must fit."""
+    from thermochip import memory
+    memory.require({k: workers * v for k, v in parts.items()}, f"{workers} sweep workers")
+
+
+def watch_parent(parent: int) -> None:
+    """A worker's start: it dies with the sweep that started it, however that one ends (the
+    kernel's parent-death signal where there is one, and a watch of the parent's id)."""
+    import ctypes
+    import signal
+    import threading
+
+    try:
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _run_dask(todo, base_dir, epochs, workers, scheduler):

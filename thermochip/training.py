@@ -18,6 +18,7 @@ from thermochip import host
 from thermochip.chip import Chip
 from thermochip.errors import ThermochipError
 from thermochip.learn import AbstractLearner, make_learner
+from thermochip.memory import check_training
 from thermochip.progress import progress_bar
 from thermochip.spec import ChipSpec
 
@@ -188,6 +189,7 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
         problem = resume_problem(checkpoint, spec, epochs_given=epochs is not None)
         if problem:
             raise ThermochipError(problem)
+    check_training(spec)
     data = load_dataset(spec.data, base_dir)
     chip = Chip.from_spec(spec, base_dir=base_dir)
     registers = load_couplings(chip, couplings) if couplings is not None else None
@@ -205,9 +207,14 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
     eval_batch = spec.train.eval_replicas
     score_x, score_y = data.train_x[:TRAIN_SCORE_SAMPLES], data.train_y[:TRAIN_SCORE_SAMPLES]
 
-    def score(x, y):
+    def score(x, y, what):
         learner.reset_inference()
-        return host.evaluate(learner, x, y, data.n_classes, eval_batch)
+        bar = progress_bar(len(x), progress, unit="sample", unit_scale=True,
+                           desc=f"scoring {what}")
+        try:
+            return host.evaluate(learner, x, y, data.n_classes, eval_batch, bar.update)
+        finally:
+            bar.close()
 
     identity = run_identity(spec)
     t0 = time.perf_counter()
@@ -222,8 +229,8 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
                                 bar.update)
         bar.close()
         train_seconds = time.perf_counter() - t
-        train, test = score(score_x, score_y), score(data.test_x, data.test_y)
-        val = score(data.val_x, data.val_y) if len(data.val_x) else None
+        train, test = score(score_x, score_y, "train"), score(data.test_x, data.test_y, "test")
+        val = score(data.val_x, data.val_y, "validation") if len(data.val_x) else None
         history.epoch.append(epoch + 1)
         history.train_accuracy.append(train.accuracy)
         history.test_accuracy.append(test.accuracy)
@@ -241,9 +248,9 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
             warn(unsettled_warning(epoch + 1, settling))
         if checkpoint is not None:
             _save_checkpoint(checkpoint, epoch + 1, learner, history, identity)
-    test = score(data.test_x, data.test_y)  # the same as the last epoch's: same noise
+    test = score(data.test_x, data.test_y, "test")  # the last epoch's again: same noise
     train_acc = (history.train_accuracy[-1] if history.train_accuracy else
-                 score(score_x, score_y).accuracy)
+                 score(score_x, score_y, "train").accuracy)
     return TrainResult(spec=spec, history=history, test=test, train_accuracy=train_acc,
                        seconds=time.perf_counter() - t0, epochs_run=n_epochs - start,
                        chip=chip, learner=learner)

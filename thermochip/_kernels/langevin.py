@@ -37,7 +37,10 @@ history before t = 0 is constant).
 
 White noise: K steps from state index k0; ``xi`` of replica b, chunk step k, cell i is normal
 number ``(counter0 + k) * N + i`` of the stream ``keys[b]`` (:mod:`thermochip._kernels.rng`),
-or, when ``random.injected`` (replica, step, cell) is not empty, the injected value.
+or, when ``random.injected`` (replica, step, cell) is not empty, the injected value. Update
+schemes (``steps.method``): 0 Euler--Maruyama, each step's own normal; 1 Leimkuhler--Matthews,
+the mean of this step's and the next step's normals (xi_k + xi_{k+1}) / 2 with the same
+amplitude (an injected block then holds one step more).
 """
 
 from __future__ import annotations
@@ -119,7 +122,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     is empty): qblocks (block, 5) [r0, r1, c0, c1, offset] into the rows of Qflat (pair, ...),
     one row per (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed
     reference (twin 0) or twin > 0 the replica offset of each twin."""
-    k0, K, dt, _, _ = steps  # one scheme (Euler--Maruyama); threads split the cells
+    k0, K, dt, method, _ = steps  # threads split the cells
     blocks, Jflat, Jsflat = couplings
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
@@ -128,6 +131,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
+    lm = int(method == 1)  # Leimkuhler--Matthews: the mean of this and the next step's normals
     quad = Jsflat.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
@@ -135,6 +139,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
     one = dt - dt + 1
+    scale = half if lm else one
     G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
     tmp2 = np.empty((N if quad else 0, B), dtype=x.dtype)
@@ -210,9 +215,15 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
             if injected:
                 for b in range(B):
                     z[b] = noise[b, k, i]
-            else:
+                if lm:
+                    for b in range(B):
+                        z[b] = half * (z[b] + noise[b, k + 1, i])
+            else:  # with lm also the next step's normal, the number that step draws
                 for b in range(B):
-                    z[b] = normal_as(keys[b], cn + np.uint64(i), zero)
+                    v = zero
+                    for t in range(1 + lm):
+                        v += normal_as(keys[b], cn + np.uint64(t * N + i), zero)
+                    z[b] = v * scale
             if has_drift:
                 ex = D[i]
                 for b in range(B):
@@ -262,7 +273,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     (skipped when qpairs is empty): qblocks and QTflat (pair, ...) as in :func:`integrate`,
     blocks transposed; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
-    k0, K, dt, _, _ = steps  # one scheme (Euler--Maruyama); threads split the cells
+    k0, K, dt, method, _ = steps  # threads split the cells
     blocks, JTflat, JsTflat = couplings
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
@@ -271,6 +282,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
+    lm = int(method == 1)  # Leimkuhler--Matthews: the mean of this and the next step's normals
     quad = JsTflat.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
@@ -278,6 +290,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     zero = dt - dt
     sqdt = np.sqrt(dt)
     one = dt - dt + 1
+    scale = half if lm else one
     G = np.zeros((B, 2, N), dtype=x.dtype)  # rows no block writes stay zero
     nq = N if corr else 0
     R = np.zeros((B, nq), dtype=x.dtype)
@@ -379,10 +392,16 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
                 z = Z[b]
                 if injected:
                     z[:] = noise[b, k]
+                    if lm:
+                        for i in range(N):
+                            z[i] = half * (z[i] + noise[b, k + 1, i])
                 else:
                     c0 = np.uint64((counter0 + k) * N)
-                    for i in range(N):
-                        z[i] = normal_as(keys[b], c0 + np.uint64(i), zero)
+                    for i in range(N):  # with lm also the next step's normal
+                        v = zero
+                        for t in range(1 + lm):
+                            v += normal_as(keys[b], c0 + np.uint64(t * N + i), zero)
+                        z[i] = v * scale
                 e0 = h_ext[0, b] if n_ext > 0 else none
                 e1 = h_ext[1, b] if n_ext > 1 else none
                 ex = drift[b, k] if has_drift else none

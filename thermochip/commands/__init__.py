@@ -26,3 +26,18 @@ def at_least(args, **lowest: int) -> None:
         value = getattr(args, name, None)
         if value is not None and value < lo:
             raise ThermochipError(f"--{name.replace('_', '-')} must be >= {lo}; got {value}")
+
+
+def add_memory_option(parser) -> None:
+    parser.add_argument("--max-memory", metavar="SIZE",
+                        help="refuse work estimated to need more (e.g. 4GiB; default: the "
+                             "memory available now)")
+
+
+def apply_memory_option(args) -> None:
+    """Make ``--max-memory`` the limit of this process and the workers it starts."""
+    import os
+
+    from thermochip.memory import parse_size
+    if getattr(args, "max_memory", None) is not None:
+        os.environ["THERMOCHIP_MAX_MEMORY"] = str(parse_size(args.max_memory))

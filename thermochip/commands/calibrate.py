@@ -9,7 +9,7 @@ from pathlib import Path
 
 from thermochip import strict_json
 from thermochip.atomic import check_output
-from thermochip.commands import at_least
+from thermochip.commands import add_memory_option, apply_memory_option, at_least
 from thermochip.errors import ThermochipError
 
 ORDER = 4
@@ -26,9 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", metavar="FILE.h5", help="write the estimates, true and "
                                                          "nominal couplings to HDF5")
 
+    add_memory_option(parser)
 
 def run(args: argparse.Namespace) -> int:
     """Calibrate a softspin chip's analog couplings from its thermal trajectories."""
+    apply_memory_option(args)
     from thermochip.calibration import calibrate
     from thermochip.simulation import resolve
     from thermochip.spec_io import dump_spec, load_spec

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from thermochip import strict_json
 from thermochip.atomic import check_output
-from thermochip.commands import at_least
+from thermochip.commands import add_memory_option, apply_memory_option, at_least
 from thermochip.errors import ThermochipError
 
 ORDER = 3
@@ -31,9 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-checkpoint", action="store_true",
                         help="keep OUT.ckpt when the run completes (it is removed by default)")
 
+    add_memory_option(parser)
 
 def run(args: argparse.Namespace) -> int:
     """Train a chip with its on-chip learner and report accuracy."""
+    apply_memory_option(args)
     from thermochip.results import is_training_result, save_run
     from thermochip.spec_io import load_spec
     from thermochip.training import train

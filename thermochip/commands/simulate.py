@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from thermochip.atomic import check_output
-from thermochip.commands import at_least
+from thermochip.commands import add_memory_option, apply_memory_option, at_least
 
 ORDER = 2
 
@@ -23,9 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="engine threads (default: all cores)")
     parser.add_argument("--force", action="store_true", help="replace an existing OUT")
 
+    add_memory_option(parser)
 
 def run(args: argparse.Namespace) -> int:
     """Simulate a chip spec and write ADC traces, states and energies to HDF5."""
+    apply_memory_option(args)
     from thermochip.simulation import run_simulation
 
     at_least(args, steps=1, replicas=1, seed=0, threads=1)

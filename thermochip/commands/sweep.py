@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from thermochip.atomic import check_output
+from thermochip.commands import add_memory_option, apply_memory_option
 
 ORDER = 6
 
@@ -26,9 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="results folder")
     parser.add_argument("--plot", action="store_true", help="write accuracy PNGs into DIR")
 
+    add_memory_option(parser)
 
 def run(args: argparse.Namespace) -> int:
     """Train a spec over a grid of fields and seeds; results.csv and one HDF5 file per point."""
+    apply_memory_option(args)
     from thermochip.spec_io import load_spec
     from thermochip.sweep import run_sweep
 

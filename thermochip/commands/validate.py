@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     status = 0
     for path in args.specs:
         try:
-            load_spec(path)
+            load_spec(path, command="validate", warn=lambda line: print(line, file=sys.stderr))
         except ThermochipError as err:
             # Keep going: one run reports every broken file.
             print(f"error: {err}", file=sys.stderr)

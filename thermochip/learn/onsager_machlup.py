@@ -79,6 +79,9 @@ class OmLearner:
         """One cell with a linear drift and a well per pixel, read through the ADC, one
         reciprocal coupling per pair (see :class:`OmLearnerCircuit`)."""
         out = []
+        if spec.integrator.method not in (None, "euler_maruyama"):
+            out.append(("integrator.method", "the OM residuals are those of Euler-Maruyama "
+                                             "steps: give euler_maruyama"))
         layered = isinstance(spec.topology, Layered)
         if data_shape is not None and (not model.affine_drift or layered
                                        or spec.n_cells != data_shape[1]):
