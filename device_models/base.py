@@ -218,15 +218,6 @@ def snap(model: CellModel, x: np.ndarray) -> np.ndarray:
     return levels[np.searchsorted(edges, x, side="right")]
 
 
-def displacement(model: CellModel, x1: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    """x1 - x0, the shorter way round for a periodic state (an oscillator's phase)."""
-    d = np.asarray(x1, dtype=float) - x0
-    if model.periodic is None:
-        return d
-    half = 0.5 * model.periodic
-    return np.mod(d + half, model.periodic) - half
-
-
 _HELPERS: list[Callable] = []
 
 

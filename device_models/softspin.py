@@ -98,9 +98,10 @@ def well_problem(params: SoftspinParams) -> str | None:
 
 def stiffness(p, b, a):
     """V'' at the well's floor (b = 0): 2 J2 + a at x = 0 for a single well, twice its
-    magnitude at the minima +-sqrt(-(2 J2 + a) / 4 J4) of a double well."""
+    magnitude at the minima +-sqrt(-(2 J2 + a) / 4 J4) of a double well; without a quartic
+    term a negative curvature has no well, and its magnitude is the rate deviations grow at."""
     c = p.dJ2 + a
-    return np.where(c >= 0, c, -2 * c)
+    return np.where(c >= 0, c, -2 * c if p.J4 > 0 else -c)
 
 
 MODEL = register(CellModel(

@@ -44,6 +44,7 @@ def test_phase_samples_follow_the_adc_clock_back_from_the_phase_end():
     assert phase_samples(wide, wide.learner, 30).tolist() == [22, 26, 30]
 
 
+@pytest.mark.slow
 def test_the_free_phase_accumulates_window_averages_on_the_adc_clock():
     """The quickstart with a 500 MHz ADC averaging 2 ns windows over a 12-step learner window:
     the free phase's samples are the 2-step means of the trajectory at steps 20, 22, ..., 30,
@@ -66,6 +67,7 @@ def test_the_free_phase_accumulates_window_averages_on_the_adc_clock():
     assert np.abs(clocked - every[:, 1::2]).max() > 100 * lsb   # the window matters
 
 
+@pytest.mark.slow
 def test_training_reads_the_adc_sample_rate():
     """1 GHz and 250 MHz read different samples, so they train to different couplings."""
     codes = []

@@ -63,6 +63,7 @@ CASES = [("oim", "all_to_all", "60 ps", "replicas"), ("oim", "layered", "60 ps",
          ("oim", "feedforward", "60 ps", "replicas")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model,topology,delay,layout", CASES)
 @pytest.mark.parametrize("twins", [False, True])
 def test_correction_is_minus_two_A_times_the_displacement(model, topology, delay, layout,
@@ -208,6 +209,7 @@ def exact():
     return {case: fd_gradient(case) for case in NONRECIPROCAL}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(NONRECIPROCAL))
 def test_asymep_and_dyadic_match_the_exact_gradient_where_ep_does_not(exact, case):
     """cos(update, exact gradient) >= 0.99 for AsymEP and Dyadic EP on every register block;

@@ -53,8 +53,6 @@ SPEC_MISTAKES = [
      "simulate", ["integrator.duration", "shorter than one step"]),
     (with_(MAXCUT, fields__init={"h": float("nan")}), "simulate",
      ["fields.init.h", "finite"]),
-    (with_(MAXCUT, integrator__dt="25 ns"), "simulate",
-     ["integrator.dt", "too coarse", "stiffness x dt~ must stay below 2"]),
     (with_(QUICKSTART, learner__window=100), "run",
      ["learner.window", "longer than the phase", "free_steps: 30"]),
     (with_(QUICKSTART, data={"dataset": "fashion_mnist", "path": "no_such_folder"}), "run",
@@ -149,6 +147,7 @@ def test_outputs_are_checked_before_any_work(tmp_path):
                               cwd=tmp_path), "nothing to resume")
 
 
+@pytest.mark.slow
 def test_json_is_strict_json(tmp_path):
     """No NaN or Infinity: what has no value is null, with a reason."""
     result = thermochip("run", ROOT / "examples/digits_om.yaml", "--epochs", 1, "--json",
@@ -182,6 +181,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
 def test_a_killed_sweep_takes_its_workers_with_it(tmp_path):
     """SIGKILL of the sweep itself: its worker processes (and the resource tracker) are gone
@@ -220,3 +220,12 @@ def test_a_step_that_biases_the_sampled_law_is_named(tmp_path):
         assert "leimkuhler_matthews" in warnings[0] and "(line " in warnings[0]
     result = thermochip("validate", ROOT / "examples/softspin_sampler.yaml", cwd=tmp_path)
     assert result.returncode == 0 and "integrator.dt" not in result.stderr
+
+
+def test_an_unstable_step_is_named(tmp_path):
+    """Stiffness 0.8 at dt~ = 2.5: every command that reads the spec warns, with the bound."""
+    path = spec_file(tmp_path, with_(MAXCUT, integrator__dt="25 ns"))
+    result = thermochip("validate", path, cwd=tmp_path)
+    warnings = [line for line in result.stderr.splitlines() if "too coarse" in line]
+    assert len(warnings) == 1 and "integrator.dt (line" in warnings[0]
+    assert "stiffness x dt~ must stay below 2" in warnings[0]

@@ -54,7 +54,7 @@ def test_the_watch_reads_the_end_without_touching_the_run():
     noise = np.random.default_rng(0).standard_normal((3, 40, 4))
     traj = reference_simulate(chip, X0, noise)
     injected = Engine(chip).run(40, x0=X0, noise=noise, energy_every=0, settle=Settle(lag=6))
-    np.testing.assert_allclose(injected.end_change(chip.model), rms(traj[40], traj[34]),
+    np.testing.assert_allclose(injected.end_change, rms(traj[40], traj[34]),
                                rtol=1e-12)
 
 
@@ -98,7 +98,7 @@ def test_the_noise_bound_holds_for_cells_in_a_well():
     x0 = np.sqrt(v) * np.random.default_rng(2).standard_normal((64, 64))   # stationary
     r = Engine(chip).run(200, x0=x0, energy_every=0, settle=Settle(lag))
     want = 2 * v * (1 - a ** lag)
-    assert abs(np.mean(r.end_change(chip.model) ** 2) / want - 1) < 5 * np.sqrt(2 / 4096)
+    assert abs(np.mean(r.end_change ** 2) / want - 1) < 5 * np.sqrt(2 / 4096)
     assert want < s2 * lag
 
 

@@ -156,11 +156,6 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         out.append(("integrator", "give one of duration, steps, not both"))
     elif it.duration is None and it.steps is None and spec.learner is None:
         out.append(("integrator", "give the run's length: duration or steps"))
-    found = stiffness_step(spec) if not param_problems else None
-    if found is not None and found[0] * found[1] >= 2:
-        out.append(("integrator.dt", f"too coarse: the stiffest cell (curvature "
-                                     f"{found[0]:.3g}) makes the step unstable at dt~ = "
-                                     f"{found[1]:.3g} (stiffness x dt~ must stay below 2)"))
     if it.method is not None and it.method not in model.kind.methods:
         out.append(("integrator.method", f"{model.name} cells ({model.kind.name} dynamics) "
                                          f"update by {', '.join(model.kind.methods)}; got "
@@ -281,8 +276,20 @@ def command_problems(spec: ChipSpec, command: str, given: dict | None = None
     refusals = calibrate_problems(spec) if command == "calibrate" else []
     unused = [(path, why) for path, why in UNUSED.get(command, ())
               if given is None or _given(given, path)]
-    advice = step_bias(spec) if command in ("simulate", "validate") else []
+    advice = unstable_step(spec) + (step_bias(spec) if command in ("simulate", "validate")
+                                    else [])
     return refusals, unused, advice
+
+
+def unstable_step(spec: ChipSpec) -> list[tuple[str, str]]:
+    """An Euler step beyond the stability bound of the stiffest cell's well (its deviations
+    grow by |1 - stiffness dt~| > 1 a step): a warning, since one coarse step can be meant."""
+    found = stiffness_step(spec)
+    if found is None or found[0] * found[1] < 2:
+        return []
+    return [("integrator.dt", f"too coarse: the stiffest cell (curvature {found[0]:.3g}) "
+                              f"is unstable at dt~ = {found[1]:.3g} (stiffness x dt~ must "
+                              f"stay below 2)")]
 
 
 #: Stationary bias of Euler--Maruyama (relative, in a cell's variance) above which a sampling

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from device_models import adc as adc_model
-from device_models.base import displacement, snap
+from device_models.base import snap
 from thermochip._kernels import args, kind_module
 from thermochip._kernels.filters import ar1
 from thermochip._kernels.jit import get_num_threads
@@ -86,20 +86,11 @@ class SimResult:
     steps: int                 # steps run (a settling run may have lengthened them)
     dt: float                  # seconds per step
     seconds: float             # wall time of the integration
-    x_lag: np.ndarray | None = None  # (replica, cell) the state Settle.lag steps before the end
-
-    def end_change(self, model) -> np.ndarray:
-        """(replica,) RMS change of state over the last Settle.lag steps (needs ``x_lag``)."""
-        return rms_change(model, self.x, self.x_lag)
+    end_change: np.ndarray | None = None  # (replica,) channel change of the last Settle.lag
 
     @property
     def steps_per_second(self) -> float:
         return self.steps / self.seconds if self.seconds > 0 else float("inf")
-
-
-def rms_change(model, x1: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    """(..., replica) RMS over cells of x1 - x0, the shorter way round for phases."""
-    return np.sqrt((displacement(model, x1, x0) ** 2).mean(axis=-1))
 
 
 def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
@@ -120,12 +111,13 @@ def initial_state(chip: Chip, streams: list[np.random.Generator]) -> np.ndarray:
 @dataclass(frozen=True)
 class Settle:
     """Watch a run's end (a learner's phase). ``lag``: the steps the end's motion is measured
-    over: the run keeps the state ``lag`` steps before its end (``x_lag``), and
-    :meth:`SimResult.end_change` is each replica's RMS change of state since (the shorter way
-    round for phases). With ``tolerance`` (state units over ``lag`` steps, per replica) the
-    run is lengthened by ``lag`` steps at a time while any replica's change over the ``lag``
-    steps before the ADC's first sample window exceeds it, up to ``cap`` steps in all; the
-    ADC's samples move with the end, so they are taken after the chip settled."""
+    over: :attr:`SimResult.end_change` is each replica's RMS change of the cells' coupling
+    channels since (a soft spin's state; an oscillator's chord 2 sin(dphi / 2) ~ dphi: no
+    angle is computed), read from the delay line. With ``tolerance`` (state units over
+    ``lag`` steps, per replica) the run is lengthened by ``lag`` steps at a time while any
+    replica's change over the ``lag`` steps before the ADC's first sample window exceeds it,
+    up to ``cap`` steps in all; the ADC's samples move with the end, so they are taken after
+    the chip settled."""
 
     lag: int
     tolerance: float | None = None
@@ -387,10 +379,11 @@ class Engine:
             self._warm = True
         bar = progress_bar(n_steps, progress, unit="step", unit_scale=True)
 
-        def past(k):
-            """(replica, cell) state of index k (at most lag steps back) from the delay line."""
-            ch = hist[k % slots].astype(np.float64)       # (channel, ...) in the layout's order
-            return model.from_channels(self.p64, ch.transpose(0, 2, 1) if cell_major else ch)
+        def change(k, lag):
+            """(replica,) RMS over cells of the channel change from state index k - lag to k,
+            both still in the delay line."""
+            d = hist[k % slots].astype(np.float64) - hist[(k - lag) % slots]
+            return np.sqrt((d * d).sum(axis=0).mean(axis=0 if cell_major else 1))
 
         def check_step():
             """Where a settling run may be lengthened: lag before its end, and before the
@@ -404,8 +397,7 @@ class Engine:
             """At the check, lengthen the run by lag steps while any replica still moves."""
             nonlocal n_steps
             if k == check_step() and n_steps + settle.lag <= settle.cap \
-                    and rms_change(model, state(), past(k - settle.lag)).max() \
-                    > settle.tolerance:
+                    and change(k, settle.lag).max() > settle.tolerance:
                 n_steps += settle.lag
                 adc_steps[:] += settle.lag
                 bar.total = n_steps
@@ -457,7 +449,7 @@ class Engine:
                          adc_analog=adc_buf.astype(np.float64), adc_codes=codes,
                          adc_values=values, adc_saturated=sat, steps=n_steps,
                          dt=spec.integrator.dt, seconds=seconds,
-                         x_lag=None if settle is None else past(n_steps - settle.lag))
+                         end_change=None if settle is None else change(n_steps, settle.lag))
 
 
 def _check_shape(name: str, array, shape: tuple) -> None:

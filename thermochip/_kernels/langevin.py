@@ -52,7 +52,7 @@ from thermochip._kernels import Layout
 from thermochip._kernels.adc import accumulate, advance, open_until
 from thermochip._kernels.dispatch import cell_force, channel, channel_deriv, coupling_force
 from thermochip._kernels.jit import kernel, prange, reduction, scalar
-from thermochip._kernels.rng import normal_as
+from thermochip._kernels.rng import mean_of_two, normal_as
 
 
 @scalar
@@ -131,7 +131,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     N, B = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
-    lm = int(method == 1)  # Leimkuhler--Matthews: the mean of this and the next step's normals
+    lm = method == 1  # Leimkuhler--Matthews: the mean of this and the next step's normals
     quad = Jsflat.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
@@ -139,7 +139,6 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     zero = dt - dt  # a zero of the engine dtype (a literal 0.0 would be float64)
     sqdt = np.sqrt(dt)
     one = dt - dt + 1
-    scale = half if lm else one
     G = np.zeros((2, N, B), dtype=x.dtype)  # rows no block writes stay zero
     tmp = np.empty((N, B), dtype=x.dtype)
     tmp2 = np.empty((N if quad else 0, B), dtype=x.dtype)
@@ -218,12 +217,12 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
                 if lm:
                     for b in range(B):
                         z[b] = half * (z[b] + noise[b, k + 1, i])
-            else:  # with lm also the next step's normal, the number that step draws
+            elif lm:  # with the next step's normal, the number that step draws
                 for b in range(B):
-                    v = zero
-                    for t in range(1 + lm):
-                        v += normal_as(keys[b], cn + np.uint64(t * N + i), zero)
-                    z[b] = v * scale
+                    z[b] = mean_of_two(keys[b], cn + np.uint64(i), np.uint64(N))
+            else:
+                for b in range(B):
+                    z[b] = normal_as(keys[b], cn + np.uint64(i), zero)
             if has_drift:
                 ex = D[i]
                 for b in range(B):
@@ -282,7 +281,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     B, N = x.shape
     n_slots, nc = hist.shape[0], hist.shape[1]
     injected = noise.shape[0] > 0
-    lm = int(method == 1)  # Leimkuhler--Matthews: the mean of this and the next step's normals
+    lm = method == 1  # Leimkuhler--Matthews: the mean of this and the next step's normals
     quad = JsTflat.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
@@ -290,7 +289,6 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     zero = dt - dt
     sqdt = np.sqrt(dt)
     one = dt - dt + 1
-    scale = half if lm else one
     G = np.zeros((B, 2, N), dtype=x.dtype)  # rows no block writes stay zero
     nq = N if corr else 0
     R = np.zeros((B, nq), dtype=x.dtype)
@@ -397,11 +395,12 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
                             z[i] = half * (z[i] + noise[b, k + 1, i])
                 else:
                     c0 = np.uint64((counter0 + k) * N)
-                    for i in range(N):  # with lm also the next step's normal
-                        v = zero
-                        for t in range(1 + lm):
-                            v += normal_as(keys[b], c0 + np.uint64(t * N + i), zero)
-                        z[i] = v * scale
+                    if lm:  # with the next step's normal, the number that step draws
+                        for i in range(N):
+                            z[i] = mean_of_two(keys[b], c0 + np.uint64(i), np.uint64(N))
+                    else:
+                        for i in range(N):
+                            z[i] = normal_as(keys[b], c0 + np.uint64(i), zero)
                 e0 = h_ext[0, b] if n_ext > 0 else none
                 e1 = h_ext[1, b] if n_ext > 1 else none
                 ex = drift[b, k] if has_drift else none

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba.extending import overload
 
@@ -125,3 +126,14 @@ def normal_as(key, counter, zero):
 def _normal_as(key, counter, zero):
     cast = zero  # a numba float type is callable: it converts
     return lambda key, counter, zero: cast(normal(key, counter))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def mean_of_two(key, counter, stride):
+    """(normal(counter) + normal(counter + stride)) / 2, float64: a Leimkuhler--Matthews
+    step's noise, this step's normal and the next's (stride: the normals per step). A call,
+    not inlined, with one ziggurat inside: the kernels inline :func:`normal_as` once."""
+    v = 0.0
+    for t in range(2):
+        v += normal(key, counter + np.uint64(t) * stride)
+    return 0.5 * v

@@ -211,7 +211,7 @@ class EpCircuit(AbstractLearner):
         (replica, sample, cell, channel) of its last window."""
         samples = phase_samples(self.chip.spec, self.cfg, steps)
         r = engine.run(steps, x0=x0, h_ext=h_ext, sample_steps=samples, energy_every=0,
-                       correction=correction, settle=self.monitor.settle[kind])
+                       correction=correction, settle=self.monitor.settle(kind))
         self.monitor.record(kind, r)
         return r.x, self.channel_samples(r.adc_values)
 
@@ -336,7 +336,7 @@ class EpCircuit(AbstractLearner):
         samples = phase_samples(self.chip.spec, self.cfg, self.cfg.free_steps)
         r = engine.run(self.cfg.free_steps, x0=engine.initial_state(),
                        h_ext=self.chip.input_field(padded), sample_steps=samples,
-                       energy_every=0, settle=self.monitor.settle["free"])
+                       energy_every=0, settle=self.monitor.lengthen["free"])
         return self.channel_samples(r.adc_values)[:n, :, self.out, 0].mean(axis=1)
 
     def settling(self) -> dict[str, float]:

@@ -1,9 +1,10 @@
 """Whether a learner's phases settle: how fast each phase's state still moves at its end, and an
 optional criterion that lengthens a phase until it stops moving.
 
-Motion is each replica's RMS change of state (the shorter way round for phases) over the
-learner's ``window`` steps at the end of a phase, as a velocity in state units per ns (oim:
-rad/ns). A phase has settled when it moves no more than
+Motion is each replica's RMS change of its cells' coupling channels over the learner's
+``window`` steps at the end of a phase (a soft spin's state; an oscillator's chord
+2 sin(dphi / 2), which is dphi for the small changes that matter), as a velocity in state
+units per ns (oim: rad/ns). A phase has settled when it moves no more than
 
 - the tolerance: one ADC LSB of the read-out over the window by default (an accumulator
   cannot tell smaller motion from none; for oim's I/Q and phase read-outs an LSB of channel
@@ -24,7 +25,7 @@ import numpy as np
 from device_models import adc as adc_model
 from device_models.params import POSITIVE, Interval, OneOf, spec_field
 from thermochip.chip import Chip
-from thermochip.engine import Settle, rms_change
+from thermochip.engine import Settle
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,10 @@ def settle_problems(spec, model, section) -> list[tuple[str, str]]:
     return []
 
 
+#: Without a settling criterion, one phase of each kind in this many is watched.
+WATCH_EVERY = 4
+
+
 class SettlingMonitor:
     """Watches the phases of one learner: the :class:`~thermochip.engine.Settle` its engine
     runs each phase with, and what the phases' ends did since the last :meth:`epoch`."""
@@ -76,37 +81,45 @@ class SettlingMonitor:
         #: state change over the window above which a phase has not settled
         self.threshold = max(tolerance, 2 * noise)
         self.noise_velocity = noise / lag_ns
-        watch = None if not self.active else Settle(self.lag)
-        lengthen = (watch if settle is None or not self.active else
-                    Settle(self.lag, self.threshold, settle.max_steps))
-        #: the engine's Settle per phase kind (free, nudged)
-        self.settle = {kind: lengthen if settle is not None and kind in settle.phases
-                       else watch for kind in ("free", "nudged")}
-        self.model = model
-        self.ends: dict[str, list] = {}
+        self.watch = None if not self.active else Settle(self.lag)
+        lengthen = Settle(self.lag, self.threshold, settle.max_steps) if settle else None
+        #: the Settle of the phases a criterion lengthens (every one of them)
+        self.lengthen = {kind: lengthen if settle is not None and self.active
+                         and kind in settle.phases else None for kind in ("free", "nudged")}
+        self.count = dict.fromkeys(("free", "nudged"), 0)
+        self.totals: dict[str, np.ndarray] = {}
+
+    def settle(self, kind: str) -> Settle | None:
+        """The Settle for the next phase of ``kind``: the criterion's where it lengthens
+        phases, else a watch of one phase in :data:`WATCH_EVERY` (a sample of the epoch's
+        phases: reading the end costs a little, and changes nothing)."""
+        if self.lengthen[kind] is not None:
+            return self.lengthen[kind]
+        self.count[kind] += 1
+        return self.watch if self.count[kind] % WATCH_EVERY == 1 else None
 
     def record(self, kind: str, result) -> None:
-        """Keep the end of a phase (``kind``: free or nudged; ``result`` its SimResult); the
-        figures are computed once an epoch, for all phases together."""
-        if self.active:
-            self.ends.setdefault(kind, []).append((result.x, result.x_lag, result.steps))
+        """Add the end of a watched phase (``kind``: free or nudged; ``result`` its SimResult);
+        an unwatched one ran its nominal steps, as the watched ones of its kind did."""
+        if not self.active or result.end_change is None:
+            return
+        change = result.end_change
+        t = self.totals.setdefault(kind, np.zeros(4))  # phases, sum of changes, unsettled, steps
+        t += (len(change), change.sum(), (change > self.threshold).sum(),
+              result.steps * len(change))
 
     def epoch(self) -> dict[str, float]:
         """The epoch's figures (and a fresh start): for free and nudged phases the mean end
         velocity (``*_velocity``, state units per ns) and chip time per phase (``*_ns``), the
         noise's velocity bound, and the fraction of phases that ended unsettled."""
-        if not self.ends:
+        if not self.totals:
             return {}
-        out, unsettled, phases = {}, 0, 0
-        for kind, ends in self.ends.items():
-            x, x_lag, steps = zip(*ends)
-            change = rms_change(self.model, np.concatenate(x), np.concatenate(x_lag))
-            counts = [len(a) for a in x]
-            out[f"{kind}_velocity"] = float(change.mean()) / (self.lag * self.ns_per_step)
-            out[f"{kind}_ns"] = float(np.average(steps, weights=counts)) * self.ns_per_step
-            unsettled += int((change > self.threshold).sum())
-            phases += len(change)
+        out = {}
+        for kind, (phases, change, _, steps) in self.totals.items():
+            out[f"{kind}_velocity"] = change / phases / (self.lag * self.ns_per_step)
+            out[f"{kind}_ns"] = steps / phases * self.ns_per_step
         out["noise_velocity"] = self.noise_velocity
+        phases, unsettled = (sum(t[i] for t in self.totals.values()) for i in (0, 2))
         out["unsettled"] = unsettled / phases
-        self.ends = {}
+        self.totals = {}
         return out
