@@ -143,8 +143,10 @@ def test_outputs_are_checked_before_any_work(tmp_path):
     scored = thermochip("run", spec, "--eval-only", "--couplings", tmp_path / "r.h5",
                         cwd=tmp_path)
     assert scored.returncode == 0 and (tmp_path / "spec.eval.h5").exists()
-    one_line_error(thermochip("run", spec, "--resume", "--out", tmp_path / "r.h5",
-                              cwd=tmp_path), "nothing to resume")
+    before = (tmp_path / "r.h5").read_bytes()
+    finished = thermochip("run", spec, "--resume", "--out", tmp_path / "r.h5", cwd=tmp_path)
+    assert finished.returncode == 0 and "nothing to resume" in finished.stderr
+    assert (tmp_path / "r.h5").read_bytes() == before
 
 
 @pytest.mark.slow

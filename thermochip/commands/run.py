@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
                               f"to another --out (default {spec_path.stem}.eval.h5)")
     checkpoint = out.with_name(out.name + ".ckpt")
     if args.resume and not checkpoint.exists() and out.exists():
-        raise ThermochipError(f"nothing to resume: {out} is a finished run (no {checkpoint})")
+        print(f"nothing to resume: {out} is a finished run (no {checkpoint})", file=sys.stderr)
+        return 0
     if checkpoint.exists() and not (args.resume or args.force or args.eval_only):
         raise ThermochipError(f"{checkpoint} holds an unfinished run: give --resume to "
                               f"continue it or --force to start over")
