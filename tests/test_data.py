@@ -441,3 +441,19 @@ def test_the_epoch_order_is_a_function_of_seed_and_epoch():
     assert np.array_equal(a, b) and sorted(a.tolist()) == list(range(50))
     assert not np.array_equal(a, host.epoch_order(50, 43, 3))   # another seed
     assert not np.array_equal(a, host.epoch_order(50, 42, 4))   # another epoch
+
+
+def test_a_compressed_file_is_bounded_by_its_header_before_it_inflates(tmp_path, monkeypatch):
+    """A gzip'd IDX whose header says 6.3 GB of pixels is refused, naming the file, before a
+    byte of it is inflated past the header (limit: THERMOCHIP_MAX_MEMORY, 1 MB here)."""
+    monkeypatch.setenv("THERMOCHIP_MAX_MEMORY", "1MB")
+    bomb = tmp_path / "train-images-idx3-ubyte.gz"
+    with gzip.open(bomb, "wb") as f:
+        f.write(bytes([0, 0, 0x08, 3]) + struct.pack(">3I", 8_000_000, 28, 28) + b"\0" * 100)
+    with pytest.raises(ThermochipError) as exc:
+        read_idx(bomb)
+    _one_line_naming(exc, bomb)
+    assert "5.84 GiB" in str(exc.value) and "977 KiB is the limit" in str(exc.value)
+    small = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    write_idx(small, np.arange(10, dtype=np.uint8))
+    assert read_idx(small).tolist() == list(range(10))
