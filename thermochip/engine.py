@@ -421,7 +421,7 @@ class Engine:
                                      f"{status[1]}, cell {status[2]}; reduce integrator.dt or "
                                      f"the coupling / noise scale")
             k += K
-            if model.periodic is not None and K == natural:  # a watch's stop keeps the bits
+            if model.periodic is not None and K == natural:  # a settling check keeps the bits
                 np.mod(x, model.periodic, out=x)
             watch(k)
             if record and (k % energy_every == 0 or k == n_steps):

@@ -85,6 +85,19 @@ def _draw(p, a, bi, xi, out, u, keys, b0, cu, cf, fire, injected, k, i):
             out[t] = out[t] if uniform(keys[b0 + t], cf) < fire else xi[t]
 
 
+@scalar
+def _schedule(delays, method, dt):
+    """(each delay line's lag in steps, the firing probability per step) of update scheme
+    ``method``: synchronous updates read the previous step's states (a lag of at least one);
+    asynchronous cells fire with probability 1 - exp(-dt), the others every step."""
+    lags = delays.copy()
+    if method == SYNCHRONOUS:
+        for line in range(delays.shape[0]):
+            lags[line] = max(lags[line], 1)
+    fire = 1.0 - 1.0 / np.exp(np.float64(dt)) if method == ASYNCHRONOUS else 1.0
+    return lags, fire
+
+
 @kernel(parallel=True)
 def update_rows(p, x, hist, steps, neighbours, cells, random, adc, adjoint, status):
     """The ``replicas`` layout (see the module docstring): replica chunks in parallel, each
@@ -100,14 +113,10 @@ def update_rows(p, x, hist, steps, neighbours, cells, random, adc, adjoint, stat
     N, B = x.shape
     n_slots, n_lines = hist.shape[0], delays.shape[0]
     one = dt - dt + 1
-    lags = delays.copy()
-    if method == SYNCHRONOUS:
-        for line in range(n_lines):
-            lags[line] = max(lags[line], 1)
+    lags, fire = _schedule(delays, method, dt)
     delayed = lags.max() > 0 if n_lines > 0 else False  # the history is read only by them
     chromatic = method == CHROMATIC
     n_classes = starts.shape[0] - 1 if chromatic else 1
-    fire = 1.0 - 1.0 / np.exp(np.float64(dt)) if method == ASYNCHRONOUS else 1.0
     sources = p.sources
     width = max(8, -(-B // threads))
     width = -(-width // 8) * 8            # a whole number of vectors
@@ -186,12 +195,8 @@ def update_dense(p, x, hist, steps, dense, cells, random, adc, adjoint, status):
     N, B = x.shape
     n_slots, n_lines = hist.shape[0], delays.shape[0]
     one = dt - dt + 1
-    lags = delays.copy()
-    if method == SYNCHRONOUS:
-        for line in range(n_lines):
-            lags[line] = max(lags[line], 1)
+    lags, fire = _schedule(delays, method, dt)
     chromatic = method == CHROMATIC
-    fire = 1.0 - 1.0 / np.exp(np.float64(dt)) if method == ASYNCHRONOUS else 1.0
     sources = p.sources
     width = max(8, -(-B // threads))
     width = -(-width // 8) * 8
