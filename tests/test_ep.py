@@ -28,7 +28,7 @@ PHASE_ADC = {"bits": 24, "full_scale": 3.1416, "mode": "phase", "sample_rate": "
 
 
 def tiny_oim(beta: float, estimator: str, steps: int = SETTLE, seed: int = 3,
-             adc: dict = IQ_ADC) -> Chip:
+             adc: dict = IQ_ADC, loss: str = "squared_error") -> Chip:
     """4 inputs -> 5 hidden -> 3 output oscillators, noise-free, 24-bit DACs and ADC (so the
     hardware's quantisation is far below the quantities compared). Weak injection locking
     (S = 0.1): with strong S the outputs lock exactly at 0 or pi, where neither the nudge nor
@@ -42,29 +42,36 @@ def tiny_oim(beta: float, estimator: str, steps: int = SETTLE, seed: int = 3,
         "adc": adc, "integrator": {"dt": "1 ns", "steps": 10,
                        "initial_state": {"kind": "constant", "value": 1.2}},
         "learner": {"rule": "ep", "estimator": estimator, "beta": beta, "free_steps": steps,
-                    "nudged_steps": steps, "window": 1, "update_every": 2},
+                    "nudged_steps": steps, "window": 1, "update_every": 2, "loss": loss,
+                    "softmax_gain": GAIN},
         "train": {"eval_replicas": 2}, "run": {"dtype": "float64", "seed": seed}})
     return Chip.from_spec(spec)
 
 
 PIXELS = np.random.default_rng(1).random((2, 4))
 LABELS = np.array([0, 2])
+GAIN = 3.0  # cross_entropy's softmax gain in these tests
 
 
-def free_loss(chip: Chip) -> float:
-    """L = 1/2 sum_out (cos phi - y)^2 at the free fixed point, batch mean."""
+def free_loss(chip: Chip, loss: str = "squared_error") -> float:
+    """The batch mean of the loss at the free fixed point: 1/2 sum_out (cos phi - y)^2, or
+    -log softmax(GAIN cos phi)_label."""
     eng = Engine(chip, replicas=2)
     r = eng.run(SETTLE, x0=eng.initial_state(), h_ext=chip.input_field(PIXELS), energy_every=0)
+    out = np.cos(r.x[:, -3:])
+    if loss == "cross_entropy":
+        logits = GAIN * out
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return -log_p[[0, 1], LABELS].mean()
     y = -np.ones((2, 3))
     y[[0, 1], LABELS] = 1
-    return 0.5 * ((np.cos(r.x[:, -3:]) - y) ** 2).sum(axis=1).mean()
+    return 0.5 * ((out - y) ** 2).sum(axis=1).mean()
 
 
-@pytest.fixture(scope="module")
-def fd_gradient():
+def finite_differences(loss: str, fields: bool = True) -> dict[str, np.ndarray]:
     """Central finite differences (eps 1e-5) of the free loss in the hidden-output couplings
-    (one parameter per symmetric pair), the input couplers and both field registers of every
-    cell (h, and S: the syncs)."""
+    (one parameter per symmetric pair), the input couplers and (``fields``) both field
+    registers of every cell (h, and S: the syncs)."""
     eps = 1e-5
 
     def derivative(name, *entries):
@@ -76,14 +83,21 @@ def fd_gradient():
             register = getattr(chip.registers, name)
             for e in entries:
                 register.set_values(register.values[e] + s * eps, e)
-            vals.append(free_loss(chip))
+            vals.append(free_loss(chip, loss))
         return (vals[0] - vals[1]) / (2 * eps)
 
     gJ = np.array([[derivative("couplings", (i, 5 + j), (5 + j, i)) for j in range(3)]
                    for i in range(5)])
     gW = np.array([[derivative("inputs", (p, i)) for i in range(5)] for p in range(4)])
+    if not fields:
+        return {"J0": gJ, "input": gW}
     gF = np.array([[derivative("fields", (k, i)) for i in range(8)] for k in range(2)])
     return {"J0": gJ, "input": gW, "h": gF[0], "S": gF[1]}
+
+
+@pytest.fixture(scope="module")
+def fd_gradient():
+    return finite_differences("squared_error")
 
 
 def cosine(a, b):
@@ -91,8 +105,8 @@ def cosine(a, b):
     return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
 
 
-def ep_gradient(beta, estimator, adc=IQ_ADC):
-    chip = tiny_oim(beta, estimator, adc=adc)
+def ep_gradient(beta, estimator, adc=IQ_ADC, loss="squared_error"):
+    chip = tiny_oim(beta, estimator, adc=adc, loss=loss)
     return make_learner(chip, 3).gradient(PIXELS, LABELS)
 
 
@@ -103,6 +117,20 @@ def test_ep_update_matches_the_loss_gradient(fd_gradient, estimator):
     g = ep_gradient(0.01, estimator)
     for key in ("J0", "input", "h", "S"):
         assert cosine(g[key], fd_gradient[key]) >= 0.99, key
+
+
+@pytest.mark.parametrize("estimator", ["symmetric", "one_sided"])
+def test_ep_with_cross_entropy_matches_its_gradient(estimator):
+    """The output circuit's linearised cross-entropy nudge gives the cross-entropy gradient
+    (not the squared error's: the two differ, cosine 0.91 here)."""
+    fd = finite_differences("cross_entropy", fields=False)
+    g = ep_gradient(0.01, estimator, loss="cross_entropy")
+    for key in ("J0", "input"):
+        assert cosine(g[key], fd[key]) >= 0.99, key
+        np.testing.assert_allclose(g[key], fd[key], rtol=0.05,
+                                   atol=0.05 * np.abs(fd[key]).max(), err_msg=key)
+    squared = ep_gradient(0.01, estimator)
+    assert cosine(squared["J0"], fd["J0"]) < 0.95
 
 
 def test_ep_from_phase_samples_matches_the_loss_gradient(fd_gradient):
@@ -285,6 +313,32 @@ def test_adam_write_moves_each_register_by_the_rate_whatever_its_scale():
     fresh.load_state_dict("c", w.state_dict("c"))
     for name in ("shadow",) + DacWriter.ADAM_STATE:
         np.testing.assert_array_equal(getattr(fresh, name), getattr(w, name))
+
+
+@pytest.mark.parametrize("decay_to", ["zero", "initial"])
+def test_weight_decay_pulls_each_register_geometrically_toward_its_anchor(decay_to):
+    """With no estimate, n writes of rate lr and decay lambda leave w_anchor + (w0 - w_anchor)
+    (1 - lr lambda)^n (to the 16-bit shadow's rounding, 0.5 LSB a write); the anchor is the
+    register's own start (initial) or 0, and it survives a state round trip."""
+    lr, decay, n = 0.1, 0.5, 12
+    start = np.array([[100, -60, 0, 127]], np.int32)
+    lsb8, lsb16 = 1.0 / 127, 1.0 / 32767
+    w = DacWriter(start, 8, 1.0, dataclasses.replace(_write("nearest", 16), weight_decay=decay,
+                                                    decay_to=decay_to),
+                  np.random.default_rng(0))
+    w.shadow[0, 0] += 2000  # moved away from its start (as an update would)
+    w0 = w.shadow[0] * lsb16
+    anchor = start[0] * lsb8 if decay_to == "initial" else 0.0
+    for _ in range(n):
+        codes = w.apply(start, np.zeros(4), 0, scale=-lr)
+    want = anchor + (w0 - anchor) * (1 - lr * decay) ** n
+    np.testing.assert_allclose(w.shadow[0] * lsb16, want, rtol=0, atol=n * 0.5 * lsb16)
+    assert np.all(np.abs(codes * lsb8 - w.shadow[0] * lsb16) <= 0.5 * lsb8)  # the DAC follows
+    fresh = DacWriter(np.zeros((1, 4), np.int32), 8, 1.0,
+                      dataclasses.replace(_write("nearest", 16), weight_decay=decay,
+                                          decay_to=decay_to), np.random.default_rng(0))
+    fresh.load_state_dict("c", w.state_dict("c"))
+    np.testing.assert_array_equal(fresh.anchor, w.anchor)
 
 
 def test_stochastic_write_of_a_block_is_the_same_on_any_thread_count():

@@ -96,7 +96,7 @@ class ToyEstimator(AbstractEstimator):
 
     def gradient(self, circuit, pixels, labels):
         h_in, x_free, U_free = circuit.free(pixels)
-        (U,) = circuit.nudged(x_free, h_in, circuit.targets(labels))
+        (U,) = circuit.nudged(x_free, h_in, labels, U_free)
         return circuit.contrast(U, U_free, pixels, 1.0 / circuit.cfg.beta)
 
     def coupler_terms(self, circuit, ch):

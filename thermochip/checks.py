@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import device_models
+from thermochip.errors import ThermochipError
 from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, Sparse, ValuesInit
 from thermochip.spec_build import build_dataclass
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
@@ -191,7 +192,12 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 if window > period:
                     out.append(("adc.window", f"the averaging window ({window} steps) must not "
                                               f"exceed the sample period ({period} steps)"))
-    return out + _data_problems(spec, base_dir) + _learner_problems(spec, model, params)
+    data = _data_problems(spec, base_dir)
+    if spec.train.patience is not None and (spec.data is None or spec.data.validation == 0):
+        out.append(("train.patience", "early stopping watches the validation accuracy: hold "
+                                      "out data.validation (e.g. 0.1)"))
+    # the learner's needs of the data are checked once the data can be read
+    return out + data + (_learner_problems(spec, model, params, base_dir) if not data else [])
 
 
 def directed_where(spec: ChipSpec) -> str:
@@ -213,27 +219,72 @@ def _merged_params(spec: ChipSpec, model) -> dict:
     return {**merged, **spec.cells.params}
 
 
+#: The data fields only ``dataset: file`` reads, with their defaults.
+FILE_ONLY = {"test_path": None, "test_fraction": 0.2, "scale": "column", "classes": None}
+
+
 def _data_problems(spec: ChipSpec, base_dir: Path | None) -> list[tuple[str, str]]:
-    """An explicit data.path must be a folder (what it must hold is checked on loading)."""
+    """An explicit data.path must be a folder (what it must hold is checked on loading); a
+    file data set's paths must exist; the file-only fields are refused for the others."""
     data = spec.data
-    if data is None or data.path is None or data.dataset == "digits":
+    if data is None:
         return []
+    if data.dataset == "file":
+        out = []
+        for name in ("path", "test_path"):
+            value = getattr(data, name)
+            if value is not None and not resolve_path(str(Path(value).expanduser()),
+                                                      base_dir).exists():
+                out.append((f"data.{name}", f"no such file or folder: "
+                                            f"{resolve_path(value, base_dir)}"))
+        return out
+    out = [(f"data.{name}", f"only dataset: file reads it (this is {data.dataset})")
+           for name, default in FILE_ONLY.items() if getattr(data, name) != default]
+    if data.path is None or data.dataset == "digits":
+        return out
     folder = resolve_path(str(Path(data.path).expanduser()), base_dir)
     if not folder.exists():
-        return [("data.path", f"no such folder: {folder}")]
+        return out + [("data.path", f"no such folder: {folder}")]
     if not folder.is_dir():
-        return [("data.path", f"not a folder: {folder} (give the folder holding the IDX files)")]
-    return []
+        return out + [("data.path", f"not a folder: {folder} (give the folder holding the "
+                                    f"IDX files)")]
+    return out
 
 
-def _learner_problems(spec: ChipSpec, model, params) -> list[tuple[str, str]]:
+def data_shape(data, base_dir: Path | None) -> tuple[str, int, int]:
+    """(data set name, features, classes) of a data section (None for a file data set
+    without a path: arrays from Python); a user's file is read for it."""
+    if data.dataset != "file":
+        return (data.dataset, *DATA_SHAPES[data.dataset])
+    if data.path is None:
+        return None
+    from thermochip.data import load_dataset
+    ds = load_dataset(data, base_dir)
+    return ds.name, ds.n_features, ds.n_classes
+
+
+def data_fit_problems(spec: ChipSpec, name: str, features: int,
+                      classes: int) -> list[tuple[str, str]]:
+    """What the learner needs of the chip for data of ``features`` inputs and ``classes``
+    classes (data passed from Python, checked as a spec's data section is)."""
+    model = device_models.get_model(spec.cells.model)
+    params, _ = build_dataclass(model.params, _merged_params(spec, model), "cells.params")
+    return spec.learner.requirements(spec, model, params, (name, features, classes))
+
+
+def _learner_problems(spec: ChipSpec, model, params,
+                      base_dir: Path | None = None) -> list[tuple[str, str]]:
     """What the learner's rule needs of the chip and the data (its section's
     ``requirements``), caught at validation time; without a data section only the chip's
     part is checked (a chip driven from Python)."""
     if spec.learner is None or params is None:
         return []
-    data = spec.data
-    shape = None if data is None else (data.dataset, *DATA_SHAPES[data.dataset])
+    data, shape = spec.data, None
+    if data is not None:  # -> (name, features, classes), or None: the chip's part only
+        try:
+            shape = data_shape(data, base_dir)
+        except ThermochipError as err:
+            return [("data.path", str(err))]
     return spec.learner.requirements(spec, model, params, shape)
 
 
@@ -274,6 +325,10 @@ def command_problems(spec: ChipSpec, command: str, given: dict | None = None
     sets (all of :data:`UNUSED` when ``given`` is None), and what it will do less well than
     the user may expect (:func:`step_bias`, for the commands that sample)."""
     refusals = calibrate_problems(spec) if command == "calibrate" else []
+    if command in ("run", "sweep") and spec.data is not None and spec.data.dataset == "file" \
+            and spec.data.path is None:  # from Python, arrays may stand in for the file
+        refusals.append(("data.path", "dataset file needs the file (a .npz, a CSV or a "
+                                      "folder of IDX files)"))
     unused = [(path, why) for path, why in UNUSED.get(command, ())
               if given is None or _given(given, path)]
     advice = unstable_step(spec) + (step_bias(spec) if command in ("simulate", "validate")

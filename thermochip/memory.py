@@ -165,7 +165,7 @@ def training_parts(spec) -> dict[str, float]:
     parts["evaluation engine (train.eval_replicas)"] = \
         engine_bytes(spec, train.eval_replicas, steps) \
         + adc_bytes(spec, train.eval_replicas, window)
-    if spec.data is not None:
+    if spec.data is not None and spec.data.dataset != "file":  # a file is bounded as it is read
         from thermochip.checks import DATA_SHAPES
         pixels = DATA_SHAPES[spec.data.dataset][0]
         parts["data set"] = IDX_SAMPLES[spec.data.dataset] * pixels * (1 + 4 + 4)

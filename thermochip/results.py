@@ -99,5 +99,7 @@ def save_run(path: str | Path, result) -> None:
         write_registers(f, chip)
         for k, v in learner.registers().items():
             f[f"learner/{k}"] = v
+        if result.feature_range is not None:  # the host's scaling of a user's features
+            f["host/feature_range"] = result.feature_range
         if spec.cells.layers:
             f["couplings"].attrs["layers"] = [spec.cells.inputs] + list(spec.cells.layers)

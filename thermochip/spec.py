@@ -372,10 +372,28 @@ class DataSpec:
     only through the nudge circuit."""
 
     dataset: str = spec_field("digits", doc="digits (8x8, bundled, no download), mnist or "
-                                            "fashion_mnist (IDX files)",
-                              check=OneOf(("digits", "mnist", "fashion_mnist")))
-    path: str | None = spec_field(None, doc="folder with the IDX files (default: "
-                                            "$THERMOCHIP_DATA, then system folders)")
+                                            "fashion_mnist (IDX files), or file (your own: "
+                                            "data.path names a .npz, a CSV or a folder of "
+                                            "IDX files)",
+                              check=OneOf(("digits", "mnist", "fashion_mnist", "file")))
+    path: str | None = spec_field(None, doc="mnist / fashion_mnist: folder with the IDX files "
+                                            "(default: $THERMOCHIP_DATA, then system "
+                                            "folders); file: the .npz (X, y, optional X_test, "
+                                            "y_test), CSV or IDX folder")
+    test_path: str | None = spec_field(None, doc="file: a second file with the test samples "
+                                                 "(default: the file's own X_test / IDX test "
+                                                 "set, else data.test_fraction held out)")
+    test_fraction: float = spec_field(0.2, doc="file without a test set: fraction of its "
+                                               "samples held out for testing (a fixed split)",
+                                      check=Interval(0.01, 0.9))
+    scale: str = spec_field("column", doc="file: how features become input-DAC values in "
+                                          "[0, 1]: column (each feature by its training "
+                                          "minimum and maximum), global (one minimum and "
+                                          "maximum for all: images) or none (as given)",
+                            check=OneOf(("column", "global", "none")))
+    classes: int | None = spec_field(None, doc="file classification: number of classes "
+                                               "(default: the largest label + 1)",
+                                     check=Interval(2, None))
     train_size: int | None = spec_field(None, doc="use only the first N training samples",
                                         check=Interval(1, None))
     test_size: int | None = spec_field(None, doc="use only the first N test samples",
@@ -434,6 +452,11 @@ class TrainSpec:
                                check=OneOf(("none", "cosine")))
     eval_replicas: int = spec_field(200, doc="test samples evaluated at once",
                                     check=Interval(1, None))
+    patience: int | None = spec_field(None, doc="early stopping: end training once the "
+                                                "validation accuracy has not improved for "
+                                                "this many epochs, and keep the registers of "
+                                                "its best epoch (needs data.validation)",
+                                      check=Interval(1, None))
 
 
 @dataclass(frozen=True, kw_only=True)

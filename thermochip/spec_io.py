@@ -77,7 +77,16 @@ def load_spec(source: str | os.PathLike | dict, *, base_dir: str | os.PathLike |
                  f"{why}")
         for path, why in advice:
             warn(f"warning: {name}: {where(path, lines)}: {why}")
+    # remembered beside the fields (not one: a spec's content does not depend on its place),
+    # so training and evaluation from Python resolve relative paths as validation did
+    object.__setattr__(spec, "_base_dir", base)
     return spec
+
+
+def spec_dir(spec: ChipSpec) -> Path | None:
+    """The folder relative paths of ``spec`` resolve in: where :func:`load_spec` found it (None
+    for a spec built otherwise or changed since with ``dataclasses.replace``)."""
+    return getattr(spec, "_base_dir", None)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,17 +15,43 @@ from pathlib import Path
 import numpy as np
 
 from thermochip import host
+from thermochip.checkpoints import (
+    EarlyStop,
+    checkpoint_identity,
+    load_checkpoint,
+    resume_problem,
+    run_identity,
+    save_checkpoint,
+)
 from thermochip.chip import Chip
 from thermochip.errors import ThermochipError
 from thermochip.learn import AbstractLearner, make_learner
 from thermochip.memory import check_training
 from thermochip.progress import progress_bar
 from thermochip.spec import ChipSpec
+from thermochip.spec_io import spec_dir
 
 #: Training samples scored each epoch for the training accuracy (a fixed prefix).
 TRAIN_SCORE_SAMPLES = 10_000
 #: Fraction of phases ending unsettled above which an epoch warns.
 UNSETTLED_WARNING = 0.01
+
+
+@dataclass
+class EpochReport:
+    """What a training callback gets after each epoch: the epoch (from 1) of ``epochs``,
+    accuracies (validation NaN without a validation set), seconds spent training in it,
+    samples presented so far, and the settling figures (empty for a learner without
+    phases)."""
+
+    epoch: int
+    epochs: int
+    train_accuracy: float
+    test_accuracy: float
+    val_accuracy: float
+    seconds: float
+    samples_seen: int
+    settling: dict
 
 
 @dataclass
@@ -42,13 +68,26 @@ class TrainResult:
     epochs_run: int
     chip: Chip
     learner: AbstractLearner
+    #: (2, feature) training range the host scaled a user's features by (None: not scaled)
+    feature_range: np.ndarray | None = None
+    #: with early stopping (train.patience): the epoch whose registers the chip kept
+    best_epoch: int | None = None
 
     @property
     def codes(self) -> dict[str, np.ndarray]:
-        """The learned DAC codes: the chip's registers and the learner's own."""
+        """The learned DAC codes: the chip's registers and the learner's own; with a user's
+        data also ``feature_range``, the host's input scaling (not a chip register), which
+        :func:`evaluate` applies to new samples."""
         registers = self.chip.registers
+        host_side = {} if self.feature_range is None else {"feature_range": self.feature_range}
         return {"couplings": registers.couplings.codes, "fields": registers.fields.codes,
-                "input_codes": registers.inputs.codes, **self.learner.registers()}
+                "input_codes": registers.inputs.codes, **self.learner.registers(), **host_side}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the results file ``thermochip run --out`` writes (atomically); return it."""
+        from thermochip.results import save_run
+        save_run(path, self)
+        return Path(path)
 
     def summary(self) -> dict:
         h = self.history
@@ -60,6 +99,7 @@ class TrainResult:
                 **({} if not np.isnan(val) else
                    {"val_accuracy_why": "no validation set (data.validation is 0)"}),
                 "epochs": len(h.epoch), "seconds": self.seconds,
+                **({} if self.best_epoch is None else {"best_epoch": self.best_epoch}),
                 "seconds_per_epoch": per_epoch,
                 "samples_per_second": (samples / sum(h.seconds)) if h.seconds and
                 sum(h.seconds) > 0 else None,
@@ -90,96 +130,78 @@ def unsettled_warning(epoch: int, figures: dict[str, float]) -> str:
             f"(learner.settle lengthens the phases)")
 
 
-def load_couplings(chip: Chip, path: str | Path) -> dict[str, np.ndarray]:
-    """Write the DAC codes stored in a results file or any export into the chip; return the
-    learner registers the file holds."""
+def load_couplings(chip: Chip, source) -> dict[str, np.ndarray]:
+    """Write DAC codes into the chip: ``source`` a results file or any export, or a
+    :attr:`TrainResult.codes` dict; return the learner registers it holds."""
     from thermochip.export import codes_for_chip, write_to_chip
-    codes = codes_for_chip(path)
-    write_to_chip(chip, codes, path)
+    if isinstance(source, dict):
+        chip_keys = ("couplings", "fields", "input_codes")
+        missing = [k for k in chip_keys if k not in source]
+        if missing:
+            raise ThermochipError(f"codes: no {', '.join(missing)} (give a TrainResult's "
+                                  f"codes or a results file)")
+        codes = {**{k: source[k] for k in chip_keys},
+                 "registers": {k: v for k, v in source.items()
+                               if k not in chip_keys and k != "feature_range"}}
+        write_to_chip(chip, codes, "codes")
+        return codes["registers"]
+    codes = codes_for_chip(source)
+    write_to_chip(chip, codes, source)
     return codes["registers"]
 
 
-def run_identity(spec: ChipSpec) -> dict:
-    """What a checkpoint must share with the run that resumes it: the resolved spec (its
-    SHA-256, epochs left out) and the schedule (total epochs, learning-rate decay)."""
-    import hashlib
+def _dataset(spec: ChipSpec, data, base_dir: Path | None):
+    """(spec, data set) of a run: the spec's data section, or ``data`` from Python (arrays
+    (X, y) / (X, y, X_test, y_test), or a :class:`~thermochip.data.Dataset`), checked against
+    the chip as the spec's own data is at validation."""
+    from thermochip.data import Dataset, load_dataset
+    from thermochip.spec import DataSpec
 
-    from thermochip.spec_io import dump_spec
-
-    text = dump_spec(dataclasses.replace(spec, train=dataclasses.replace(spec.train, epochs=1)))
-    return {"spec_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            "epochs": spec.train.epochs, "lr_decay": spec.train.lr_decay}
-
-
-def _save_checkpoint(path: Path, epoch: int, learner, history: host.History,
-                     identity: dict) -> None:
-    import h5py
-
-    from thermochip.atomic import atomic_path
-
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs["epoch"] = epoch
-        f.attrs.update(identity)
-        for k, v in learner.state_dict().items():
-            f[f"learner/{k}"] = v
-        for k, v in history.as_arrays().items():
-            f[f"history/{k}"] = v
+    if data is None:
+        if spec.data is None:
+            raise ThermochipError("training needs data: a data section in the spec or data= "
+                                  "from Python")
+        return spec, load_dataset(spec.data, base_dir)
+    if spec.data is None:  # arrays are a user's own data, read as dataset: file reads files
+        spec = dataclasses.replace(spec, data=DataSpec(dataset="file"))
+    dataset = data if isinstance(data, Dataset) else load_dataset(spec.data, base_dir,
+                                                                  arrays=data)
+    _check_fit(spec, dataset.name, dataset.n_features, dataset.n_classes)
+    return spec, dataset
 
 
-def checkpoint_identity(path: Path) -> dict:
-    """The run a checkpoint belongs to (:func:`run_identity`); empty for a file without one."""
-    import h5py
+def _check_fit(spec: ChipSpec, name: str, features: int, classes: int) -> None:
+    """Refuse data from Python that does not fit the chip, as validation refuses a spec's."""
+    from thermochip.checks import data_fit_problems
+    from thermochip.errors import SpecError
 
-    try:
-        with h5py.File(path, "r") as f:
-            return {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item")
-                        else v) for k, v in f.attrs.items() if k != "epoch"}
-    except OSError as err:
-        raise ThermochipError(f"cannot resume from {path}: {err}") from None
+    problems = data_fit_problems(spec, name, features, classes)
+    if problems:
+        raise SpecError(f"the chip for data {name}", problems)
 
 
-def resume_problem(path: Path, spec: ChipSpec, epochs_given: bool) -> str | None:
-    """Why the run of ``spec`` cannot continue from checkpoint ``path`` (None: it can)."""
-    saved, now = checkpoint_identity(path), run_identity(spec)
-    if saved.get("spec_sha256") != now["spec_sha256"]:
-        return (f"cannot resume from {path}: it belongs to another spec (or one saved before "
-                f"checkpoints named their run); remove it or give another --out")
-    if epochs_given and saved["epochs"] != now["epochs"] and saved["lr_decay"] != "none":
-        return (f"cannot resume from {path} with --epochs {now['epochs']}: its run has "
-                f"{saved['epochs']} epochs under lr_decay {saved['lr_decay']}, whose schedule "
-                f"another total would change; resume without --epochs")
-    return None
-
-
-def _load_checkpoint(path: Path, learner) -> tuple[int, host.History]:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            learner.load_state_dict({k: f[f"learner/{k}"][()] for k in f["learner"]})
-            return int(f.attrs["epoch"]), host.History.from_arrays(
-                {k: f[f"history/{k}"][()] for k in f["history"]})
-    except (OSError, KeyError, ValueError) as err:
-        raise ThermochipError(f"cannot resume from {path}: {err}") from None
-
-
-def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = None,
-          couplings: str | Path | None = None, eval_only: bool = False,
+def train(spec: ChipSpec, *, data=None, base_dir: Path | None = None,
+          epochs: int | None = None, couplings=None, eval_only: bool = False,
           checkpoint: Path | None = None, resume: bool = False, progress: bool = False,
-          log=None, warn=None) -> TrainResult:
+          callbacks=(), log=None, warn=None) -> TrainResult:
     """Train the chip ``spec`` describes with its on-chip learner (unless ``eval_only``) and
-    score it on the test set. ``base_dir``: where the spec's relative paths start;
-    ``epochs``: overrides ``train.epochs``; ``couplings``: a results or export file whose codes
-    are loaded first; ``checkpoint``: a file rewritten after every epoch, which ``resume``
-    continues from (its own total epochs unless ``epochs`` is given: another total is refused
-    when the learning-rate schedule depends on it; a checkpoint of another spec is refused);
-    ``progress``:
-    progress bars on a terminal; ``log``: called with one line per epoch; ``warn``: called
-    with a one-line warning (phases that end unsettled)."""
-    from thermochip.data import load_dataset
+    score it on the test set.
 
-    if spec.data is None or spec.learner is None:
-        raise ThermochipError("thermochip run needs a data section and a learner section")
+    ``data``: arrays (X, y) or (X, y, X_test, y_test), or a :class:`~thermochip.data.Dataset`,
+    instead of the spec's data section (scaled and split as ``dataset: file`` is);
+    ``base_dir``: where the spec's relative paths start (default: the folder
+    :func:`~thermochip.spec_io.load_spec` read it from); ``epochs``: overrides
+    ``train.epochs``; ``couplings``: a results or export file, or a :attr:`TrainResult.codes`
+    dict, whose codes are loaded first; ``checkpoint``: a file rewritten after every epoch,
+    which ``resume`` continues from (its own total epochs unless ``epochs`` is given: another
+    total is refused when the learning-rate schedule depends on it; a checkpoint of another
+    spec is refused); ``progress``: progress bars on a terminal; ``callbacks``: each called
+    with an :class:`EpochReport` after every epoch; ``log``: called with one line per epoch;
+    ``warn``: called with a one-line warning (phases that end unsettled)."""
+    if spec.learner is None:
+        raise ThermochipError("training needs a learner section in the spec")
+    base_dir = base_dir if base_dir is not None else spec_dir(spec)
+    spec, data = _dataset(spec, data, base_dir)
     resuming = resume and checkpoint is not None and checkpoint.exists()
     if resuming and epochs is None:  # the run continues as it was started
         epochs = checkpoint_identity(checkpoint).get("epochs")
@@ -190,15 +212,16 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
         if problem:
             raise ThermochipError(problem)
     check_training(spec)
-    data = load_dataset(spec.data, base_dir)
     chip = Chip.from_spec(spec, base_dir=base_dir)
     registers = load_couplings(chip, couplings) if couplings is not None else None
     learner = make_learner(chip, data.n_classes)
     if registers is not None:
         learner.load_registers(registers)
     history, start = host.History(), 0
+    patience = spec.train.patience
+    best = EarlyStop(patience) if patience is not None and not eval_only else None
     if resuming:
-        start, history = _load_checkpoint(checkpoint, learner)
+        start, history = load_checkpoint(checkpoint, learner, best)
         if log:
             log(f"resumed from {checkpoint} after epoch {start}")
     elif resume and log:
@@ -220,6 +243,8 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
     t0 = time.perf_counter()
     n_epochs = 0 if eval_only else spec.train.epochs
     for epoch in range(start, n_epochs):
+        if best is not None and best.done(epoch):
+            break
         t = time.perf_counter()
         order = host.epoch_order(len(data.train_x), spec.data.shuffle_seed, epoch)
         bar = progress_bar(len(order), progress, unit="sample", unit_scale=True,
@@ -244,13 +269,84 @@ def train(spec: ChipSpec, *, base_dir: Path | None = None, epochs: int | None = 
             log(f"epoch {epoch + 1}/{n_epochs}: train {train.accuracy:.2%}, test "
                 f"{test.accuracy:.2%}" + (f", val {val.accuracy:.2%}" if val else "")
                 + f" ({train_seconds:.1f} s training, {seen / train_seconds:,.0f} samples/s)")
+        report = EpochReport(epoch=epoch + 1, epochs=n_epochs, train_accuracy=train.accuracy,
+                             test_accuracy=test.accuracy,
+                             val_accuracy=history.val_accuracy[-1], seconds=train_seconds,
+                             samples_seen=history.samples_seen[-1], settling=settling)
+        for callback in callbacks:
+            callback(report)
         if settling.get("unsettled", 0) > UNSETTLED_WARNING and warn:
             warn(unsettled_warning(epoch + 1, settling))
+        if best is not None:
+            best.record(epoch + 1, val.accuracy, learner)
+            if best.done(epoch + 1) and log:
+                log(f"early stop after epoch {epoch + 1}: validation accuracy best at epoch "
+                    f"{best.epoch} ({best.accuracy:.2%}), whose registers the chip keeps")
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, epoch + 1, learner, history, identity)
-    test = score(data.test_x, data.test_y, "test")  # the last epoch's again: same noise
-    train_acc = (history.train_accuracy[-1] if history.train_accuracy else
+            save_checkpoint(checkpoint, epoch + 1, learner, history, identity, best)
+    last = len(history.epoch)
+    if best is not None and best.state is not None and best.epoch != last:
+        learner.load_state_dict(best.state)
+        last = best.epoch
+    test = score(data.test_x, data.test_y, "test")  # the kept epoch's again: same noise
+    train_acc = (history.train_accuracy[last - 1] if history.train_accuracy else
                  score(score_x, score_y, "train").accuracy)
     return TrainResult(spec=spec, history=history, test=test, train_accuracy=train_acc,
-                       seconds=time.perf_counter() - t0, epochs_run=n_epochs - start,
-                       chip=chip, learner=learner)
+                       seconds=time.perf_counter() - t0,
+                       epochs_run=len(history.epoch) - start, chip=chip, learner=learner,
+                       feature_range=data.feature_range,
+                       best_epoch=best.epoch if best is not None and best.state else None)
+
+
+def _feature_range(codes) -> np.ndarray | None:
+    """The host's feature scaling that ``codes`` (a dict or a results file) carry, if any."""
+    if isinstance(codes, dict):
+        return codes.get("feature_range")
+    import h5py
+    try:
+        with h5py.File(codes, "r") as f:
+            return f["host/feature_range"][()] if "host/feature_range" in f else None
+    except OSError:  # not a results file: an export, which holds chip codes only
+        return None
+
+
+def evaluate(spec: ChipSpec, codes, data=None, *, base_dir: Path | None = None,
+             progress: bool = False) -> host.Score:
+    """Score a chip holding ``codes`` (a :attr:`TrainResult.codes` dict, or a results or
+    export file) on ``data`` (arrays (X, y), scaled by the ``feature_range`` the codes or
+    results file carry, as in training) or, without it, on the test set of the spec's data
+    section. Returns the accuracy and confusion matrix."""
+    from thermochip.data import drive, scale_features
+
+    if spec.learner is None:
+        raise ThermochipError("evaluate needs the spec's learner section (its read-out)")
+    base_dir = base_dir if base_dir is not None else spec_dir(spec)
+    if data is None:
+        spec, dataset = _dataset(spec, None, base_dir)
+        x, y, n_classes = dataset.test_x, dataset.test_y, dataset.n_classes
+    else:
+        x, y = (np.asarray(a) for a in data)
+        scaling = _feature_range(codes)
+        data_spec = spec.data
+        if scaling is None and (data_spec is None or data_spec.scale != "none"):
+            raise ThermochipError("evaluate: these codes carry no feature_range to scale the "
+                                  "samples as in training (give a TrainResult's codes, or "
+                                  "set data.scale: none and pass input-DAC values)")
+        x = drive(scale_features(x, scaling), data_spec.pixels if data_spec else "unit")
+        n_classes = int(spec.cells.layers[-1]) if spec.cells.layers else \
+            (data_spec.classes if data_spec and data_spec.classes else int(y.max()) + 1)
+        if y.shape != (len(x),) or (y.size and (y.min() < 0 or y.max() >= n_classes)):
+            raise ThermochipError(f"evaluate: y must hold one class label in "
+                                  f"0..{n_classes - 1} per sample of X")
+        _check_fit(spec, "arrays", x.shape[1], n_classes)
+    chip = Chip.from_spec(spec, base_dir=base_dir)
+    registers = load_couplings(chip, codes)
+    learner = make_learner(chip, n_classes)
+    learner.load_registers(registers)
+    learner.reset_inference()
+    bar = progress_bar(len(x), progress, unit="sample", unit_scale=True, desc="scoring")
+    try:
+        return host.evaluate(learner, x, np.asarray(y, dtype=np.int64), n_classes,
+                             spec.train.eval_replicas, bar.update)
+    finally:
+        bar.close()

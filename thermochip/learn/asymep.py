@@ -37,7 +37,7 @@ class AsymEpEstimator(AbstractAdjointEstimator):
         h_in, x_free, U_free = circuit.free(pixels)
         s0 = self.update.mean_state(circuit, U_free)
         both = Correction(ref=np.concatenate([s0, s0]))  # one reference per nudged replica
-        U_plus, U_minus = circuit.nudged(x_free, h_in, circuit.targets(labels), both)
+        U_plus, U_minus = circuit.nudged(x_free, h_in, labels, U_free, both)
         return self.update.update(circuit, pixels, U_plus, U_minus, s0)
 
 

@@ -53,6 +53,9 @@ class ContrastiveLearner(EpSection):
         if self.estimator != "one_sided":
             out.append(("learner.estimator", "contrastive learning contrasts the clamped "
                                              "phase with the free phase: one_sided"))
+        if self.loss != "squared_error":
+            out.append(("learner.loss", "contrastive learning clamps the outputs at the label "
+                                        "(+-1): squared_error"))
         return out
 
 
@@ -65,7 +68,7 @@ class ContrastiveEstimator(AbstractEstimator):
     def gradient(self, circuit: EpCircuit, pixels: np.ndarray,
                  labels: np.ndarray) -> dict[str, np.ndarray]:
         h_in, x_free, U_free = circuit.free(pixels)
-        (U_clamped,) = circuit.nudged(x_free, h_in, circuit.targets(labels))
+        (U_clamped,) = circuit.nudged(x_free, h_in, labels, U_free)
         return circuit.contrast(U_clamped, U_free, pixels, 1.0)
 
     def coupler_terms(self, circuit: EpCircuit, ch: np.ndarray) -> dict[str, np.ndarray]:

@@ -37,9 +37,8 @@ class DyadicEstimator(AbstractAdjointEstimator):
 
     def gradient(self, circuit: EpCircuit, pixels: np.ndarray,
                  labels: np.ndarray) -> dict[str, np.ndarray]:
-        h_in, x_free, _ = circuit.free(pixels)
-        U_plus, U_minus = circuit.nudged(x_free, h_in, circuit.targets(labels),
-                                         Correction(twins=True))
+        h_in, x_free, U_free = circuit.free(pixels)
+        U_plus, U_minus = circuit.nudged(x_free, h_in, labels, U_free, Correction(twins=True))
         s_plus = self.update.mean_state(circuit, U_plus)
         s_minus = self.update.mean_state(circuit, U_minus)
         m = s_minus + 0.5 * self.update.wrap(circuit, s_plus - s_minus)

@@ -6,9 +6,10 @@ Phases (a global phase signal switches the nudge circuit on the output cells):
 1. **free**: inputs drive the first layer through the input couplers; the chip runs
    ``free_steps``;
 2. **nudged** with +beta (and -beta for the symmetric / centered estimators), each started
-   from the free state: the output loss l = 1/2 (readout - y)^2, y = +1 for the label's output
-   cell and -1 for the others, is added to V as a field change (the model's ``nudge``; oim:
-   dh = beta y, dS = -beta/2; softspin: db = -beta y, da = beta), for ``nudged_steps``.
+   from the free state: the output loss (``learner.loss``, :mod:`thermochip.learn.losses`;
+   squared error l = 1/2 (readout - y)^2, y = +1 for the label's output cell and -1 for the
+   others, is the model's ``nudge``: oim dh = beta y, dS = -beta/2; softspin db = -beta y,
+   da = beta) is added to V as a field change, for ``nudged_steps``.
 
 In each phase, every coupler's accumulator time-averages its local term dV/dJ_ij (the model's
 pair term; oim: -(I_i I_j + Q_i Q_j); softspin: x_i x_j) over the ADC samples taken in the
@@ -34,6 +35,7 @@ import numpy as np
 from device_models.params import NON_NEGATIVE, POSITIVE, Interval, OneOf, spec_field
 from thermochip.chip import Chip
 from thermochip.engine import Engine
+from thermochip.learn import losses
 from thermochip.learn.base import AbstractLearner
 from thermochip.learn.settling import SettleSpec, SettlingMonitor, settle_problems
 from thermochip.learn.writers import DacWriter, WriteSpec
@@ -68,6 +70,13 @@ class EpSection:
     update_every: int = spec_field(20, doc="samples accumulated (run as replicas) before one "
                                            "DAC write", check=Interval(1, None))
     write: WriteSpec = spec_field(default_factory=WriteSpec, doc="DAC write")
+    loss: str = spec_field("squared_error", doc="the output nudge's loss: squared_error "
+                                                "(read-out against +-1 targets) or "
+                                                "cross_entropy (softmax of the read-outs)",
+                           check=OneOf(losses.LOSSES))
+    softmax_gain: float = spec_field(4.0, doc="cross_entropy: the logits are this gain times "
+                                              "the outputs' read-outs (in [-1, 1])",
+                                     check=POSITIVE)
     settle: SettleSpec | None = spec_field(None, doc="lengthen each phase until the chip "
                                                      "stops moving (null: fixed steps)")
 
@@ -232,25 +241,25 @@ class EpCircuit(AbstractLearner):
                                     engine.initial_state(), h_in)
         return h_in, x_free, U_free
 
-    def nudged(self, x_free, h_in, target, correction=None) -> list[np.ndarray]:
+    def nudged(self, x_free, h_in, labels, U_free, correction=None) -> list[np.ndarray]:
         """The ADC samples of each nudged phase (one per beta of :attr:`betas`), all started
-        from the free state ``x_free`` and run as one call of the nudge engine."""
+        from the free state ``x_free`` and run as one call of the nudge engine; the output
+        circuit nudges toward ``labels`` with the loss ``learner.loss``, read (where it needs
+        to) from the free phase's samples ``U_free``."""
         n = len(self.betas)
-        h = np.concatenate([self.nudged_fields(h_in, b, target) for b in self.betas], axis=1)
+        readout = U_free[:, :, self.out, 0].mean(axis=1)  # what the host would read
+        h = np.concatenate([self.nudged_fields(h_in, b, labels, readout) for b in self.betas],
+                           axis=1)
         _, U = self.phase("nudged", self.nudge_engine, self.cfg.nudged_steps,
                           np.concatenate([x_free] * n), h, correction)
         return np.split(U, n)
 
-    def targets(self, labels: np.ndarray) -> np.ndarray:
-        """(sample, class) output targets: +1 for the label's cell, -1 for the others."""
-        target = -np.ones((len(labels), self.n_classes))
-        target[np.arange(len(labels)), labels] = 1.0
-        return target
-
-    def nudged_fields(self, h_in: np.ndarray, beta: float, target: np.ndarray) -> np.ndarray:
+    def nudged_fields(self, h_in: np.ndarray, beta: float, labels: np.ndarray,
+                      readout: np.ndarray) -> np.ndarray:
         """(field, replica, cell) field changes of a nudged phase: the inputs' field plus the
         output nudge circuit's change of both fields (adds beta * loss to V)."""
-        df0, df1 = self.model.nudge(self.p64, beta, target)
+        df0, df1 = losses.nudge(self.model, self.p64, self.cfg.loss, self.cfg.softmax_gain,
+                                beta, labels, readout)
         h = np.zeros((2,) + h_in.shape)
         h[0] = h_in
         h[0][:, self.out] += df0

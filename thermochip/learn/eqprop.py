@@ -52,7 +52,7 @@ class EpEstimator(AbstractEstimator):
                  labels: np.ndarray) -> dict[str, np.ndarray]:
         cfg = circuit.cfg
         h_in, x_free, U_free = circuit.free(pixels)
-        U = circuit.nudged(x_free, h_in, circuit.targets(labels))
+        U = circuit.nudged(x_free, h_in, labels, U_free)
         if cfg.estimator == "one_sided":
             return circuit.contrast(U[0], U_free, pixels, 1.0 / cfg.beta)
         return circuit.contrast(U[0], U[1], pixels, 0.5 / cfg.beta)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device_models import dac
-from device_models.params import Interval, OneOf, spec_field
+from device_models.params import NON_NEGATIVE, Interval, OneOf, spec_field
 from thermochip._kernels.write import adam_step, add_rounded
 
 
@@ -36,6 +36,14 @@ class WriteSpec:
     square_decay: float = spec_field(0.999, doc="adam: decay of the running mean square v "
                                                 "per write",
                                      check=Interval(0, 1, hi_closed=False))
+    weight_decay: float = spec_field(0.0, doc="each write also moves a register by -lr * "
+                                              "weight_decay * (w - w_anchor), w its value "
+                                              "(regularisation; with adam decoupled from "
+                                              "the step, as AdamW)", check=NON_NEGATIVE)
+    decay_to: str = spec_field("zero", doc="the anchor weight_decay pulls toward: zero, or "
+                                           "initial (each register's value when training "
+                                           "started, kept in a digital register beside it)",
+                               check=OneOf(("zero", "initial")))
 
 
 class DacWriter:
@@ -43,7 +51,9 @@ class DacWriter:
     into a wider shadow register whose value is re-rounded to the DAC grid (small updates
     accumulate there instead of being rounded away). With ``write.step: adam`` each register
     also keeps running means of its estimate and of its square, and moves by the
-    bias-corrected ratio of the two (times the rate) instead of by the estimate."""
+    bias-corrected ratio of the two (times the rate) instead of by the estimate. With
+    ``write.weight_decay`` each write also pulls the register toward zero or toward its
+    initial value (its own state only: a local rule)."""
 
     ADAM_EPS = 1e-8
     """Added to sqrt(v): a register whose estimates are all zero does not move."""
@@ -66,13 +76,22 @@ class DacWriter:
             # per register since blocks and rows are written separately
             self.mean_weight, self.square_weight = (np.zeros(codes.shape, np.float32)
                                                     for _ in range(2))
+        self.weight_decay = write.weight_decay
+        if self.weight_decay > 0:
+            self.anchor = (codes * self.lsb if write.decay_to == "initial"
+                           else np.zeros(codes.shape))
 
     def apply(self, codes: np.ndarray, delta: np.ndarray, index=..., scale: float = 1.0):
         """New codes of the registers ``codes[index]`` after adding ``scale * delta`` (value
         units; float32 or float64), or with adam ``scale * m / (sqrt(v) + eps)`` after
-        ``delta`` has entered the running means."""
+        ``delta`` has entered the running means; weight decay adds
+        ``scale * weight_decay * (w - anchor)`` (``scale`` is -lr)."""
         if self.adam:
             delta = self._adam_step(delta, index)
+        if self.weight_decay > 0:
+            value = (self.shadow[index] * self.shadow_lsb if self.shadow_bits is not None
+                     else np.asarray(codes[index]) * self.lsb)
+            delta = delta + self.weight_decay * (value - self.anchor[index])
         key = np.uint64(self.rng.integers(2**62))  # from the chip's stream: resumable
         if self.shadow_bits is None:
             reg = np.array(codes[index], dtype=np.int64)
@@ -105,10 +124,11 @@ class DacWriter:
     def state_dict(self, name: str) -> dict[str, np.ndarray]:
         """The writer's digital registers (shadow, adam means), keyed ``{name}_...``."""
         keys = (["shadow"] if self.shadow_bits is not None else []) + \
-               (list(self.ADAM_STATE) if self.adam else [])
+               (list(self.ADAM_STATE) if self.adam else []) + \
+               (["anchor"] if self.weight_decay > 0 else [])
         return {f"{name}_{k}": getattr(self, k).copy() for k in keys}
 
     def load_state_dict(self, name: str, state: dict[str, np.ndarray]) -> None:
-        for k in ("shadow",) + self.ADAM_STATE:
+        for k in ("shadow", "anchor") + self.ADAM_STATE:
             if f"{name}_{k}" in state:
                 setattr(self, k, np.array(state[f"{name}_{k}"]))
