@@ -7,7 +7,9 @@
 
 Runs: oscillator EP (examples/fashion_oim_ep.yaml: 784-500-10, T1 = 20 free / T2 = 10 nudged
 steps at Euler step 0.1, +-beta, batch 20, 8-bit couplings, 8-bit I/Q ADC, thermal noise, adam
-steps), one epoch of the same chip at Gower's default dynamics (T2 = 4, beta = 1, plain
+steps), the same chip trained by backpropagation through its free phase (rule bptt, the
+off-chip reference: examples/fashion_oim_bptt.yaml), one epoch of the same chip at Gower's
+default dynamics (T2 = 4, beta = 1, plain
 lr * estimate steps: the speed figure), soft-spin EP (examples/fashion_softspin_ep.yaml) and
 one epoch of OM learning with per-class wells (examples/mnist_om.yaml's circuit on
 Fashion-MNIST: MNIST itself is not installable here) and contrastive learning on p-bits
@@ -30,6 +32,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = {
     "oim_ep": ("examples/fashion_oim_ep.yaml", {}),
+    # the same chip, data and optimiser trained by backpropagation through the free phase
+    "oim_bptt": ("examples/fashion_oim_bptt.yaml", {}),
     # Gower's dynamics and plain SGD steps (his code's update)
     "oim_ep_gower": ("examples/fashion_oim_ep.yaml", {"learner.nudged_steps": 4,
                                                       "learner.beta": 1.0, "train.epochs": 1,

@@ -131,6 +131,12 @@ class CellModel:
     stationary bias (about stiffness * dt~ / 2 in the variance); None: not declared."""
     well_problem: Callable = None
     """``well_problem(params) -> str | None``: why these parameters give no single well."""
+    local_curvature_ch: Callable = None
+    """``local_curvature_ch(p, x, ch0, ch1, f0, f1)`` = d2V_local/dx2 at state x (= -d
+    local_force/dx), given x's channels; with ``channel_curvature_ch`` what backpropagation
+    through the dynamics needs (the Jacobian of the drift); None: not declared."""
+    channel_curvature_ch: Callable = None
+    """``channel_curvature_ch(p, x, ch0, ch1, c)`` = d2 channel(x, c) / dx2."""
 
     def cell_noise(self, params, gain, kT: float, linewidth: float):
         """(cell,) noise amplitude of cells of gain ``gain`` (see ``noise_amplitude``)."""

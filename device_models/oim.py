@@ -105,6 +105,17 @@ def readout(p, x, mode, r):
     return np.arctan2(sin, cos)
 
 
+def local_curvature_ch(p, x, cos, sin, h, s):
+    """V_local'' = h cos phi + n S cos(n phi) (cos 2 phi from the channels)."""
+    shil = cos * cos - sin * sin if p.n == 2 else np.cos(p.n * x)
+    return h * cos + p.n * s * shil
+
+
+def channel_curvature_ch(p, x, cos, sin, c):
+    """cos'' = -cos, sin'' = -sin."""
+    return -cos if c == 0 else -sin
+
+
 def stiffness(p, h, s):
     """V'' of -h cos phi - S/2 cos 2 phi at a locked phase (0 or pi): |h| + 2 S at best."""
     return np.abs(h) + 2 * np.abs(s)
@@ -118,5 +129,6 @@ MODEL = register(CellModel(
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
     field_grad_ch=field_grad_ch, nudge=nudge, nudge_problem=nudge_problem,
-    stiffness=stiffness,
+    stiffness=stiffness, local_curvature_ch=local_curvature_ch,
+    channel_curvature_ch=channel_curvature_ch,
 ))

@@ -96,6 +96,15 @@ def well_problem(params: SoftspinParams) -> str | None:
     return None
 
 
+def local_curvature_ch(p, x, ch0, ch1, b, a):
+    """V_local'' = 2 J2 + a + 12 J4 x^2."""
+    return p.dJ2 + a + 3 * p.dJ4 * x * x
+
+
+def channel_curvature_ch(p, x, ch0, ch1, c):
+    return 0.0 * x
+
+
 def stiffness(p, b, a):
     """V'' at the well's floor (b = 0): 2 J2 + a at x = 0 for a single well, twice its
     magnitude at the minima +-sqrt(-(2 J2 + a) / 4 J4) of a double well; without a quartic
@@ -112,5 +121,6 @@ MODEL = register(CellModel(
     local_energy=local_energy, local_force_ch=local_force_ch, channel=channel,
     channel_deriv_ch=channel_deriv_ch, readout=readout, from_channels=from_channels,
     field_grad_ch=field_grad_ch, nudge=nudge, affine_drift=True, well_field=well_field,
-    well_problem=well_problem, stiffness=stiffness,
+    well_problem=well_problem, stiffness=stiffness, local_curvature_ch=local_curvature_ch,
+    channel_curvature_ch=channel_curvature_ch,
 ))

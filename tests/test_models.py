@@ -74,6 +74,32 @@ def test_local_force_is_minus_gradient_of_local_energy(name):
     np.testing.assert_allclose(force, fd, rtol=RTOL, atol=ATOL)
 
 
+CURVED = [m for m in MODELS if device_models.get_model(m).local_curvature_ch is not None]
+
+
+@pytest.mark.parametrize("name", CURVED)
+@pytest.mark.parametrize("harmonic", [2, 3])
+def test_declared_curvatures_are_the_derivatives_of_force_and_channels(name, harmonic):
+    """local_curvature_ch = -d local_force / dx and channel_curvature_ch = d2 channel / dx2
+    (what bptt's Jacobian is built from), against central differences."""
+    model = device_models.get_model(name)
+    params = model.params()
+    if "shil_harmonic" in {f.name for f in dataclasses.fields(params)}:
+        params = dataclasses.replace(params, shil_harmonic=harmonic)
+    p = model.to_kernel(params, np.float64)
+    rng = np.random.default_rng(11)
+    x = random_states(model, rng, 200)
+    f0, f1 = rng.normal(0.0, 1.0, 200), rng.normal(0.0, 1.0, 200)
+    ends = model._ends(p, x)
+    fd = -(model.local_force(p, x + H, f0, f1) - model.local_force(p, x - H, f0, f1)) / (2 * H)
+    np.testing.assert_allclose(model.local_curvature_ch(p, x, *ends, f0, f1), fd,
+                               rtol=RTOL, atol=ATOL)
+    for c in range(model.n_channels):
+        fd = (model.channel_deriv(p, x + H, c) - model.channel_deriv(p, x - H, c)) / (2 * H)
+        np.testing.assert_allclose(model.channel_curvature_ch(p, x, *ends, c) + 0 * x, fd,
+                                   rtol=RTOL, atol=ATOL)
+
+
 @pytest.mark.parametrize("name", MODELS)
 def test_total_force_is_minus_gradient_of_energy(name):
     """local_force + coupling_force(G) = -dV/dx_i for the full chip energy (one replica row at

@@ -146,7 +146,7 @@ def test_the_spec_check_names_what_does_not_fit(tmp_path):
         with pytest.raises(SpecError) as err:
             tc.load_spec(path)
         assert [p for p, _ in err.value.problems][0].startswith(where), err.value.problems
-        assert "d.npz" in str(err.value) or "one cell per class (3)" in str(err.value)
+        assert "d.npz" in str(err.value) or "regression target (3)" in str(err.value)
     spec = small_spec(4, 3, path="missing.npz")
     path.write_text(yaml.safe_dump(spec))
     with pytest.raises(SpecError, match="data.path.*no such file or folder"):
@@ -223,7 +223,7 @@ def test_early_stopping_keeps_the_best_validation_epoch(tmp_path):
     save_checkpoint(tmp_path / "c.ckpt", 4, learner, h, {"spec_sha256": "x"}, stop)
     again = EarlyStop(2)
     load_checkpoint(tmp_path / "c.ckpt", make_learner(result.chip, 3), again)
-    assert (again.epoch, again.accuracy) == (3, 0.75) and again.done(5)
+    assert (again.epoch, again.score) == (3, 0.75) and again.done(5)
     for k, v in stop.state.items():
         np.testing.assert_array_equal(again.state[k], v)
 
@@ -253,3 +253,46 @@ def test_mnist_example_runs_on_idx_files(tmp_path, monkeypatch):
     spec = dataclasses.replace(spec, data=dataclasses.replace(spec.data, train_size=40))
     result = tc.train(spec, epochs=1)
     assert result.history.epoch == [1] and result.test.confusion.sum() == 20
+
+
+def test_regression_targets_are_scaled_and_scored_in_their_units(tmp_path):
+    """Regression: a CSV's last data.targets columns are real targets, scaled to [-1, 1] by
+    the training range; a chip learns a smooth function of its inputs far better than the
+    mean does (R^2 well above 0), reports RMSE in the targets' units, and evaluate gives
+    the same score from raw arrays."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-1, 1, (300, 3))
+    y = np.stack([40 + 30 * np.tanh(x[:, 0] - x[:, 1]), 5 * x[:, 2] ** 2], axis=1)
+    np.savetxt(tmp_path / "r.csv", np.hstack([x, y]), delimiter=",", comments="",
+               header="f0,f1,f2,t0,t1")
+    ds = load_dataset(DataSpec(dataset="file", path="r.csv", task="regression", targets=2),
+                      tmp_path)
+    assert ds.train_y.shape == (240, 2) and ds.n_classes == 2
+    np.testing.assert_allclose(ds.train_y.min(axis=0), -1, atol=1e-6)
+    np.testing.assert_allclose(ds.train_y.max(axis=0), 1, atol=1e-6)
+
+    spec = small_spec(3, 2, path=str(tmp_path / "r.csv"), task="regression", targets=2)
+    spec["train"]["epochs"] = 15
+    spec["learner"]["update_every"] = 4
+    result = tc.train(tc.load_spec(spec))
+    s = result.summary()
+    assert s["test_accuracy"] is None and s["test_rmse"] == result.test.rmse
+    spread = np.sqrt(((y - y.mean(axis=0)) ** 2).mean())  # the mean's RMSE, targets' units
+    assert result.test.rmse < 0.6 * spread and result.test.r2 > 0.5, (result.test, spread)
+    again = tc.evaluate(tc.load_spec(spec), result.codes, data=(x, y))  # every row, raw
+    assert np.isfinite(again.rmse) and again.rmse < 0.6 * spread
+
+
+@pytest.mark.parametrize("change, where", [
+    ({"learner": {"loss": "cross_entropy"}}, "learner.loss"),
+    ({"data": {"classes": 3}}, "data.classes"),
+])
+def test_regression_refuses_what_has_no_value_read_out(tmp_path, change, where):
+    x, y = blobs()
+    np.savez(tmp_path / "d.npz", X=x, y=y.astype(float))
+    spec = small_spec(4, 1, path=str(tmp_path / "d.npz"), task="regression")
+    for section, fields in change.items():
+        spec[section].update(fields)
+    with pytest.raises(SpecError) as err:
+        tc.load_spec(spec)
+    assert any(path.startswith(where) for path, _ in err.value.problems), err.value.problems

@@ -426,7 +426,7 @@ def test_ep_rules_state_their_requirements_at_load(rule):
     spec = {**EP_DIGITS, "learner": {"rule": rule}}
     assert load_spec(spec).learner.rule == rule
     cases = [({"cells": {**spec["cells"], "layers": [6, 4]}}, "cells.layers",
-              "one cell per class (10)"),
+              "one cell per class or regression target (10)"),
              ({"cells": {**spec["cells"], "inputs": 10}}, "cells.inputs", "inputs: 64"),
              ({"adc": None}, "adc", "mode iq or phase"),
              ({"adc": {**spec["adc"], "mode": "phase"}}, "adc.full_scale", "at least 3.14"),
@@ -451,7 +451,7 @@ def test_learner_rules_are_the_registered_ones():
         load_spec({**EP_DIGITS, "learner": {"rule": "eqprop"}})
     (path, message), = info.value.problems
     assert path == "learner.rule"
-    assert "choices: asymep, contrastive, dyadic, ep, om" in message
+    assert "choices: asymep, bptt, contrastive, dyadic, ep, om" in message
 
 
 # ---------------------------------------------------------------------------------------------

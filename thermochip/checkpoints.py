@@ -17,18 +17,19 @@ from thermochip.spec import ChipSpec
 
 @dataclass
 class EarlyStop:
-    """Early stopping (``train.patience``): the best validation epoch so far and the learner's
-    state after it, which the run ends with."""
+    """Early stopping (``train.patience``): the best validation epoch so far (by its score:
+    accuracy, or -RMSE for regression; higher is better) and the learner's state after it,
+    which the run ends with."""
 
     patience: int
     epoch: int = 0
-    accuracy: float = -math.inf
+    score: float = -math.inf
     state: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
-    def record(self, epoch: int, accuracy: float, learner) -> None:
-        """After ``epoch`` (from 1): keep the learner's state if its accuracy is the best."""
-        if accuracy > self.accuracy:
-            self.epoch, self.accuracy = epoch, accuracy
+    def record(self, epoch: int, score: float, learner) -> None:
+        """After ``epoch`` (from 1): keep the learner's state if its score is the best."""
+        if score > self.score:
+            self.epoch, self.score = epoch, score
             self.state = {k: np.array(v) for k, v in learner.state_dict().items()}
 
     def done(self, epoch: int) -> bool:
@@ -66,7 +67,7 @@ def save_checkpoint(path: Path, epoch: int, learner, history: host.History,
             f[f"history/{k}"] = v
         if best is not None and best.state is not None:
             g = f.create_group("best")
-            g.attrs.update(epoch=best.epoch, accuracy=best.accuracy)
+            g.attrs.update(epoch=best.epoch, score=best.score)
             for k, v in best.state.items():
                 g[k] = v
 
@@ -107,7 +108,7 @@ def load_checkpoint(path: Path, learner, best: "EarlyStop | None" = None
             learner.load_state_dict({k: f[f"learner/{k}"][()] for k in f["learner"]})
             if best is not None and "best" in f:
                 g = f["best"]
-                best.epoch, best.accuracy = int(g.attrs["epoch"]), float(g.attrs["accuracy"])
+                best.epoch, best.score = int(g.attrs["epoch"]), float(g.attrs["score"])
                 best.state = {k: g[k][()] for k in g}
             return int(f.attrs["epoch"]), host.History.from_arrays(
                 {k: f[f"history/{k}"][()] for k in f["history"]})

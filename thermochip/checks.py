@@ -220,7 +220,8 @@ def _merged_params(spec: ChipSpec, model) -> dict:
 
 
 #: The data fields only ``dataset: file`` reads, with their defaults.
-FILE_ONLY = {"test_path": None, "test_fraction": 0.2, "scale": "column", "classes": None}
+FILE_ONLY = {"task": "classification", "targets": 1, "test_path": None, "test_fraction": 0.2,
+             "scale": "column", "classes": None}
 
 
 def _data_problems(spec: ChipSpec, base_dir: Path | None) -> list[tuple[str, str]]:
@@ -231,6 +232,10 @@ def _data_problems(spec: ChipSpec, base_dir: Path | None) -> list[tuple[str, str
         return []
     if data.dataset == "file":
         out = []
+        if data.task == "classification" and data.targets != 1:
+            out.append(("data.targets", "classification reads one label column"))
+        if data.task == "regression" and data.classes is not None:
+            out.append(("data.classes", "regression has targets, not classes"))
         for name in ("path", "test_path"):
             value = getattr(data, name)
             if value is not None and not resolve_path(str(Path(value).expanduser()),
@@ -279,13 +284,27 @@ def _learner_problems(spec: ChipSpec, model, params,
     part is checked (a chip driven from Python)."""
     if spec.learner is None or params is None:
         return []
-    data, shape = spec.data, None
+    data, shape, out = spec.data, None, []
     if data is not None:  # -> (name, features, classes), or None: the chip's part only
         try:
             shape = data_shape(data, base_dir)
         except ThermochipError as err:
             return [("data.path", str(err))]
-    return spec.learner.requirements(spec, model, params, shape)
+        if data.task == "regression":
+            out += regression_problems(spec)
+    return out + spec.learner.requirements(spec, model, params, shape)
+
+
+def regression_problems(spec: ChipSpec) -> list[tuple[str, str]]:
+    """What regression needs of the learner: a rule that nudges toward real targets (its
+    section's ``takes_regression``) with the squared error."""
+    learner = spec.learner
+    if not getattr(learner, "takes_regression", False):
+        return [("data.task", f"learner rule {learner.rule} learns classes; regression needs "
+                              f"ep, asymep, dyadic or bptt")]
+    if learner.loss != "squared_error":
+        return [("learner.loss", "regression's read-out is a value: squared_error")]
+    return []
 
 
 # ---------------------------------------------------------------------------------------------

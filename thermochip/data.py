@@ -105,6 +105,10 @@ class Dataset:
     #: (2, feature) training minimum and maximum the features were scaled by (None: not
     #: scaled); new samples must be scaled by the same range (:func:`scale_features`)
     feature_range: np.ndarray | None = None
+    #: classification, or regression: ``*_y`` are then float32 (sample, target) targets in
+    #: [-1, 1], scaled by ``target_range`` (2, target), and ``n_classes`` counts targets
+    task: str = "classification"
+    target_range: np.ndarray | None = None
 
     @property
     def n_features(self) -> int:
@@ -316,126 +320,6 @@ def _load_digits() -> tuple:
     return (x[:cut], y[:cut]), (x[cut:], y[cut:]), (8, 8), source
 
 
-#: Seed of the fixed split that holds out a file's test samples (data.test_fraction).
-FILE_SPLIT_SEED = 0
-
-
-def own_data(spec: DataSpec, base_dir: Path | None = None, arrays=None) -> tuple:
-    """(train, test, shape, source, classes, class names, feature range) of a user's data:
-    ``arrays`` from Python ((X, y) or (X, y, X_test, y_test)) or the files ``spec.path``
-    (and ``spec.test_path``) name; features scaled as ``spec.scale`` says."""
-    from thermochip.data_files import Table, read_table
-    from thermochip.spec_files import resolve_path
-
-    if arrays is not None:
-        if len(arrays) not in (2, 4):
-            raise ThermochipError(f"data: give (X, y) or (X, y, X_test, y_test), not "
-                                  f"{len(arrays)} arrays")
-        table = Table(*(np.asarray(a) for a in arrays[:2]),
-                      *((np.asarray(a) for a in arrays[2:]) if len(arrays) == 4
-                        else (None, None)), None, "arrays")
-    elif spec.path is None:
-        raise ThermochipError("data.path: dataset file needs the file (a .npz, a CSV or a "
-                              "folder of IDX files)")
-    else:
-        table = read_table(resolve_path(str(Path(spec.path).expanduser()), base_dir))
-    x, y, test_x, test_y = table.x, table.y, table.test_x, table.test_y
-    source, names = table.source, table.class_names
-    if spec.test_path is not None and arrays is None:
-        if test_x is not None:
-            raise ThermochipError(f"data.test_path: {source} holds its own test set")
-        test = read_table(resolve_path(str(Path(spec.test_path).expanduser()), base_dir))
-        if (test.class_names is None) != (names is None):
-            raise ThermochipError(f"data.test_path: {test.source} labels its classes "
-                                  f"{'by name' if names is None else 'by number'}, "
-                                  f"{source} does not")
-        if names is not None:  # one numbering of the names of both files
-            names = sorted(set(names) | set(test.class_names))
-            y = np.searchsorted(names, np.asarray(table.class_names)[y])
-            test.y = np.searchsorted(names, np.asarray(test.class_names)[test.y])
-        test_x, test_y = test.x, test.y
-        source += f" (test: {test.source})"
-    for what, a, b in (("train", x, y), ("test", test_x, test_y)):
-        if a is not None and (a.ndim < 2 or b.ndim != 1 or len(a) != len(b)):
-            raise ThermochipError(f"{source}: the {what} samples need X (sample, feature...) "
-                                  f"and y (sample,) with one label per row; got X "
-                                  f"{a.shape}, y {b.shape}")
-    x = _features(x, source, "X")
-    test_x = None if test_x is None else _features(test_x, source, "X_test")
-    if test_x is None:  # a fixed split: the same samples are held out whatever the seed
-        order = np.random.default_rng(FILE_SPLIT_SEED).permutation(len(x))
-        cut = len(x) - max(1, int(round(spec.test_fraction * len(x))))
-        if cut < 1:
-            raise ThermochipError(f"{source}: {len(x)} sample(s) are too few to hold out a "
-                                  f"test set (data.test_fraction {spec.test_fraction})")
-        x, y, test_x, test_y = x[order[:cut]], y[order[:cut]], x[order[cut:]], y[order[cut:]]
-    if x.shape[1:] != test_x.shape[1:]:
-        raise ThermochipError(f"{source}: training samples of {x.shape[1]} features, test "
-                              f"samples of {test_x.shape[1]}")
-    shape = table.x.shape[1:]
-    feature_range = _range(spec.scale, x)
-    train_x, test_x = (scale_features(a, feature_range) for a in (x, test_x))
-    labels = [_labels(a, source, what) for a, what in ((y, "y"), (test_y, "y_test"))]
-    classes = spec.classes or int(max(a.max(initial=0) for a in labels)) + 1
-    if names is not None and spec.classes is None:
-        classes = len(names)
-    for a, what in zip(labels, ("y", "y_test")):
-        if a.size and a.max() >= classes:
-            raise ThermochipError(f"{source}: {what} has label {int(a.max())}, outside the "
-                                  f"{classes} classes of data.classes")
-    if classes < 2:
-        raise ThermochipError(f"{source}: the labels name one class; a classifier needs two "
-                              f"or more")
-    return (train_x, labels[0]), (test_x, labels[1]), shape, source, classes, names, \
-        feature_range
-
-
-def _features(a: np.ndarray, source: str, what: str) -> np.ndarray:
-    """(sample, feature) float64 of any numeric array, refusing non-finite values by row."""
-    if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
-        raise ThermochipError(f"{source}: {what} holds {a.dtype} values, not numbers")
-    flat = a.reshape(len(a), -1).astype(np.float64)
-    bad = ~np.isfinite(flat)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ThermochipError(f"{source}: {what} row {row} feature {col} is {flat[row, col]} "
-                              f"(features must be finite)")
-    return flat
-
-
-def _labels(a: np.ndarray, source: str, what: str) -> np.ndarray:
-    """Integer class labels from 0 (whole numbers stored as floats are accepted)."""
-    if a.dtype.kind not in "iub" and not (a.dtype.kind == "f" and np.all(np.isfinite(a))
-                                          and np.all(a == np.round(a))):
-        raise ThermochipError(f"{source}: {what} holds {a.dtype} values; class labels are "
-                              f"integers 0, 1, ... (or names in a CSV)")
-    labels = a.astype(np.int64)
-    if labels.size and labels.min() < 0:
-        raise ThermochipError(f"{source}: {what} has label {int(labels.min())}; class labels "
-                              f"are integers 0, 1, ...")
-    return labels
-
-
-def _range(how: str, train: np.ndarray) -> np.ndarray | None:
-    """(2, feature) minimum and maximum of the training features (``column``: each its own;
-    ``global``: one for all), or None (``none``: no scaling)."""
-    if how == "none" or not len(train):
-        return None
-    axis = 0 if how == "column" else None
-    lo, hi = (np.broadcast_to(f(train, axis=axis), train.shape[1:]) for f in (np.min, np.max))
-    return np.stack([lo, hi])
-
-
-def scale_features(x: np.ndarray, feature_range: np.ndarray | None) -> np.ndarray:
-    """(sample, feature) float32 input-DAC values: [0, 1] over the training range
-    ``feature_range`` (a constant feature becomes 0), or as given when it is None."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    if feature_range is not None:
-        lo, hi = feature_range
-        x = (x - lo) / np.where(hi > lo, hi - lo, np.inf)
-    return x.astype(np.float32)
-
-
 def drive(x: np.ndarray, pixels: str) -> np.ndarray:
     """What the input DACs drive for values x in [0, 1]: x (``unit``) or 2x - 1 (``signed``)."""
     return 2 * x - 1 if pixels == "signed" else x
@@ -448,10 +332,14 @@ def load_dataset(spec: DataSpec, base_dir: Path | None = None, arrays=None) -> D
     ``base_dir`` resolves a relative ``spec.path`` (usually the folder of the spec file;
     default: the current directory). Raises :class:`ThermochipError` (one line) when the files
     are missing or corrupt, or when ``train_size`` / ``test_size`` exceed what the set has."""
-    name, n_classes, names, feature_range = spec.dataset, 10, None, None
+    name, n_classes, extra = spec.dataset, 10, {}
     if arrays is not None or name == "file":
-        (train_x, train_y), (test_x, test_y), shape, source, n_classes, names, \
-            feature_range = own_data(spec, base_dir, arrays)
+        from thermochip.data_files import own_data
+        own = own_data(spec, base_dir, arrays)
+        train_x, train_y, test_x, test_y, shape, source, n_classes = (
+            own.pop(k) for k in ("train_x", "train_y", "test_x", "test_y", "shape", "source",
+                                 "n_classes"))
+        extra = own  # class names, feature and target ranges
         name = "arrays" if arrays is not None else Path(source).name
     elif name == "digits":
         (train_x, train_y), (test_x, test_y), shape, source = _load_digits()
@@ -490,4 +378,4 @@ def load_dataset(spec: DataSpec, base_dir: Path | None = None, arrays=None) -> D
                    val_x=np.ascontiguousarray(val_x), val_y=val_y,
                    test_x=np.ascontiguousarray(test_x), test_y=test_y,
                    n_classes=n_classes, name=name, shape=tuple(shape), source=source,
-                   class_names=names, feature_range=feature_range)
+                   task=spec.task, **extra)

@@ -21,8 +21,15 @@ class ChipIO(Protocol):
 
 @dataclass
 class Score:
+    """How a chip did on a set of samples: classification's accuracy and confusion matrix
+    (true class, predicted class) counts, or regression's root-mean-square error (in the
+    targets' units, over every target) and coefficient of determination R^2 (NaN where the
+    other task's)."""
+
     accuracy: float
-    confusion: np.ndarray  # (true class, predicted class) counts
+    confusion: np.ndarray
+    rmse: float = float("nan")
+    r2: float = float("nan")
 
 
 @dataclass
@@ -33,6 +40,11 @@ class History:
     train_accuracy: list[float] = field(default_factory=list)
     val_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
+    # regression's RMSE (targets' units; NaN for classification, whose accuracies are NaN
+    # for regression)
+    train_rmse: list[float] = field(default_factory=list)
+    val_rmse: list[float] = field(default_factory=list)
+    test_rmse: list[float] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
     samples_seen: list[int] = field(default_factory=list)
     # how the learner's phases ended (NaN where a learner has none): mean end velocity of
@@ -65,16 +77,29 @@ class History:
 
 
 def evaluate(chip: ChipIO, x: np.ndarray, y: np.ndarray, n_classes: int,
-             batch: int, progress: Callable[[int], None] | None = None) -> Score:
-    """Accuracy and confusion matrix from the output codes (argmax over output cells);
+             batch: int, progress: Callable[[int], None] | None = None,
+             unscale: Callable[[np.ndarray], np.ndarray] | None = None) -> Score:
+    """Accuracy and confusion matrix from the output codes (argmax over output cells), or
+    with ``unscale`` (regression: y are (sample, target) targets as the chip reads them, and
+    ``unscale`` maps read-outs back to the targets' units) RMSE and R^2 of the read-outs;
     ``progress`` is called with the samples scored after each batch."""
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
+    predicted = []
     for start in range(0, len(x), batch):
         codes = chip.infer(x[start:start + batch])
-        pred = np.argmax(codes, axis=1)
-        np.add.at(confusion, (y[start:start + batch], pred), 1)
+        if unscale is not None:
+            predicted.append(codes)
+        else:
+            np.add.at(confusion, (y[start:start + batch], np.argmax(codes, axis=1)), 1)
         if progress is not None:
-            progress(len(pred))
+            progress(len(codes))
+    if unscale is not None:
+        truth, guess = unscale(y), unscale(np.concatenate(predicted))
+        sse = float(((guess - truth) ** 2).sum())
+        sst = float(((truth - truth.mean(axis=0)) ** 2).sum())
+        return Score(accuracy=float("nan"), confusion=confusion[:0, :0],
+                     rmse=float(np.sqrt(sse / truth.size)) if truth.size else float("nan"),
+                     r2=1 - sse / sst if sst > 0 else float("nan"))
     total = confusion.sum()
     return Score(accuracy=float(np.trace(confusion) / total) if total else float("nan"),
                  confusion=confusion)

@@ -158,7 +158,7 @@ def training_parts(spec) -> dict[str, float]:
     learner, train = spec.learner, spec.train
     parts = {"couplings (cell x cell arrays)": chip_bytes(spec)}
     update = getattr(learner, "update_every", 1)
-    steps = max(getattr(learner, "free_steps", 1), getattr(learner, "nudged_steps", 1))
+    steps = max(getattr(learner, "free_steps", 1), getattr(learner, "nudged_steps", 1) or 1)
     window = getattr(learner, "window", 1)
     parts["training engines"] = engine_bytes(spec, 3 * update, steps) \
         + adc_bytes(spec, 3 * update, window)

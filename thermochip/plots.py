@@ -113,19 +113,22 @@ def _plot_sampling(path: Path, chip: Chip, stats) -> Path:
 
 # -- training --------------------------------------------------------------------------------
 def plot_run(out_dir: str | Path, result) -> list[Path]:
-    """learning_curve.png and confusion.png."""
+    """learning_curve.png and (classification) confusion.png."""
     plt = _plt()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     h = result.history
+    regression = result.target_range is not None
+    metric, scale = ("rmse", 1) if regression else ("accuracy", 100)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     if h.epoch:
-        ax.plot(h.epoch, np.array(h.train_accuracy) * 100, "o-", label="train")
-        ax.plot(h.epoch, np.array(h.test_accuracy) * 100, "s-", label="test")
-        if not np.all(np.isnan(h.val_accuracy)):
-            ax.plot(h.epoch, np.array(h.val_accuracy) * 100, "^-", label="validation")
+        ax.plot(h.epoch, np.array(getattr(h, f"train_{metric}")) * scale, "o-", label="train")
+        ax.plot(h.epoch, np.array(getattr(h, f"test_{metric}")) * scale, "s-", label="test")
+        val = np.array(getattr(h, f"val_{metric}"))
+        if not np.all(np.isnan(val)):
+            ax.plot(h.epoch, val * scale, "^-", label="validation")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel("RMSE (targets' units)" if regression else "accuracy (%)")
     ax.set_title(f"{result.spec.name}: {result.spec.learner.rule} learning curve")
     ax.grid(alpha=0.3)
     ax.legend()
@@ -133,6 +136,8 @@ def plot_run(out_dir: str | Path, result) -> list[Path]:
     paths = [out / "learning_curve.png"]
     fig.savefig(paths[-1], dpi=120)
     plt.close(fig)
+    if regression:
+        return paths
 
     c = result.test.confusion
     fig, ax = plt.subplots(figsize=(5, 4.4))

@@ -99,7 +99,8 @@ def save_run(path: str | Path, result) -> None:
         write_registers(f, chip)
         for k, v in learner.registers().items():
             f[f"learner/{k}"] = v
-        if result.feature_range is not None:  # the host's scaling of a user's features
-            f["host/feature_range"] = result.feature_range
+        for name in ("feature_range", "target_range"):  # the host's scaling of a user's data
+            if getattr(result, name) is not None:
+                f[f"host/{name}"] = getattr(result, name)
         if spec.cells.layers:
             f["couplings"].attrs["layers"] = [spec.cells.inputs] + list(spec.cells.layers)

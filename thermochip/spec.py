@@ -380,6 +380,15 @@ class DataSpec:
                                             "(default: $THERMOCHIP_DATA, then system "
                                             "folders); file: the .npz (X, y, optional X_test, "
                                             "y_test), CSV or IDX folder")
+    task: str = spec_field("classification", doc="file: classification (integer or named "
+                                                 "labels, one output cell per class) or "
+                                                 "regression (real targets, one output cell "
+                                                 "each, scaled to [-1, 1] by their training "
+                                                 "range)",
+                           check=OneOf(("classification", "regression")))
+    targets: int = spec_field(1, doc="file, CSV: how many last columns are the targets "
+                                     "(regression may have several)",
+                              check=Interval(1, None))
     test_path: str | None = spec_field(None, doc="file: a second file with the test samples "
                                                  "(default: the file's own X_test / IDX test "
                                                  "set, else data.test_fraction held out)")

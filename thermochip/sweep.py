@@ -302,6 +302,11 @@ def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
     if workers is not None and workers < 1:
         raise ThermochipError(f"--workers must be >= 1; got {workers}")
     grid = expand_grid(spec_path, sets, repeats)
+    data = load_spec(spec_path).data
+    if data is not None and data.task == "regression":
+        raise ThermochipError(f"{spec_path}: data.task regression: a sweep compares test "
+                              f"accuracy, which regression has not (train each point with "
+                              f"thermochip run, which reports RMSE and R^2)")
     out = Path(out)
     base_dir = str(Path(spec_path).resolve().parent)
     columns = _columns(grid.fields)

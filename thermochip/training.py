@@ -24,6 +24,7 @@ from thermochip.checkpoints import (
     save_checkpoint,
 )
 from thermochip.chip import Chip
+from thermochip.data_files import unscale_targets
 from thermochip.errors import ThermochipError
 from thermochip.learn import AbstractLearner, make_learner
 from thermochip.memory import check_training
@@ -40,9 +41,9 @@ UNSETTLED_WARNING = 0.01
 @dataclass
 class EpochReport:
     """What a training callback gets after each epoch: the epoch (from 1) of ``epochs``,
-    accuracies (validation NaN without a validation set), seconds spent training in it,
-    samples presented so far, and the settling figures (empty for a learner without
-    phases)."""
+    accuracies (validation NaN without a validation set; all NaN for regression, which has
+    its RMSEs instead, in the targets' units), seconds spent training in it, samples
+    presented so far, and the settling figures (empty for a learner without phases)."""
 
     epoch: int
     epochs: int
@@ -52,6 +53,9 @@ class EpochReport:
     seconds: float
     samples_seen: int
     settling: dict
+    train_rmse: float = float("nan")
+    test_rmse: float = float("nan")
+    val_rmse: float = float("nan")
 
 
 @dataclass
@@ -72,14 +76,19 @@ class TrainResult:
     feature_range: np.ndarray | None = None
     #: with early stopping (train.patience): the epoch whose registers the chip kept
     best_epoch: int | None = None
+    #: regression: (2, target) training range of the targets (read-outs map back by it)
+    target_range: np.ndarray | None = None
+    #: regression: the training samples' RMSE (targets' units)
+    train_rmse: float = float("nan")
 
     @property
     def codes(self) -> dict[str, np.ndarray]:
         """The learned DAC codes: the chip's registers and the learner's own; with a user's
-        data also ``feature_range``, the host's input scaling (not a chip register), which
-        :func:`evaluate` applies to new samples."""
+        data also ``feature_range`` (and for regression ``target_range``), the host's
+        scaling (not chip registers), which :func:`evaluate` applies to new samples."""
         registers = self.chip.registers
-        host_side = {} if self.feature_range is None else {"feature_range": self.feature_range}
+        host_side = {k: v for k, v in (("feature_range", self.feature_range),
+                                       ("target_range", self.target_range)) if v is not None}
         return {"couplings": registers.couplings.codes, "fields": registers.fields.codes,
                 "input_codes": registers.inputs.codes, **self.learner.registers(), **host_side}
 
@@ -90,15 +99,33 @@ class TrainResult:
         return Path(path)
 
     def summary(self) -> dict:
+        """The run's figures as plain values (``--json``; the results file's ``summary``)."""
+        if self.target_range is not None:
+            return self._regression_summary()
         h = self.history
-        per_epoch = float(np.mean(h.seconds)) if h.seconds else 0.0
-        samples = h.samples_seen[-1] if h.samples_seen else 0
         val = h.val_accuracy[-1] if h.val_accuracy else float("nan")
         return {"test_accuracy": self.test.accuracy, "train_accuracy": self.train_accuracy,
                 "val_accuracy": None if np.isnan(val) else val,
                 **({} if not np.isnan(val) else
                    {"val_accuracy_why": "no validation set (data.validation is 0)"}),
-                "epochs": len(h.epoch), "seconds": self.seconds,
+                **self._common()}
+
+    def _regression_summary(self) -> dict:
+        h = self.history
+        val = h.val_rmse[-1] if h.val_rmse else float("nan")
+        return {"test_accuracy": None, "test_accuracy_why": "regression (data.task)",
+                "test_rmse": self.test.rmse, "test_r2": self.test.r2,
+                "train_rmse": self.train_rmse, "val_rmse": None if np.isnan(val) else val,
+                **{**self._common(),
+                   "learning_curve": {"epoch": h.epoch, "test_rmse": h.test_rmse,
+                                      "train_rmse": h.train_rmse}}}
+
+    def _common(self) -> dict:
+        """The summary's entries of either task."""
+        h = self.history
+        per_epoch = float(np.mean(h.seconds)) if h.seconds else 0.0
+        samples = h.samples_seen[-1] if h.samples_seen else 0
+        return {"epochs": len(h.epoch), "seconds": self.seconds,
                 **({} if self.best_epoch is None else {"best_epoch": self.best_epoch}),
                 "seconds_per_epoch": per_epoch,
                 "samples_per_second": (samples / sum(h.seconds)) if h.seconds and
@@ -107,7 +134,6 @@ class TrainResult:
                                    "train_accuracy": h.train_accuracy},
                 **self._settling(),
                 "learner": self.learner.report()}
-
 
     def _settling(self) -> dict:
         """The settling figures per epoch (None where an epoch has none), or None and why."""
@@ -142,7 +168,8 @@ def load_couplings(chip: Chip, source) -> dict[str, np.ndarray]:
                                   f"codes or a results file)")
         codes = {**{k: source[k] for k in chip_keys},
                  "registers": {k: v for k, v in source.items()
-                               if k not in chip_keys and k != "feature_range"}}
+                               if k not in chip_keys
+                               and k not in ("feature_range", "target_range")}}
         write_to_chip(chip, codes, "codes")
         return codes["registers"]
     codes = codes_for_chip(source)
@@ -230,15 +257,23 @@ def train(spec: ChipSpec, *, data=None, base_dir: Path | None = None,
     eval_batch = spec.train.eval_replicas
     score_x, score_y = data.train_x[:TRAIN_SCORE_SAMPLES], data.train_y[:TRAIN_SCORE_SAMPLES]
 
+    regression = data.task == "regression"
+    unscale = (lambda r: unscale_targets(r, data.target_range)) if regression else None
+
     def score(x, y, what):
         learner.reset_inference()
         bar = progress_bar(len(x), progress, unit="sample", unit_scale=True,
                            desc=f"scoring {what}")
         try:
-            return host.evaluate(learner, x, y, data.n_classes, eval_batch, bar.update)
+            return host.evaluate(learner, x, y, data.n_classes, eval_batch, bar.update,
+                                 unscale)
         finally:
             bar.close()
 
+    def figure(s: host.Score) -> str:
+        return f"RMSE {s.rmse:.4g}" if regression else f"{s.accuracy:.2%}"
+
+    nan = float("nan")
     identity = run_identity(spec)
     t0 = time.perf_counter()
     n_epochs = 0 if eval_only else spec.train.epochs
@@ -257,31 +292,35 @@ def train(spec: ChipSpec, *, data=None, base_dir: Path | None = None,
         train, test = score(score_x, score_y, "train"), score(data.test_x, data.test_y, "test")
         val = score(data.val_x, data.val_y, "validation") if len(data.val_x) else None
         history.epoch.append(epoch + 1)
-        history.train_accuracy.append(train.accuracy)
-        history.test_accuracy.append(test.accuracy)
-        history.val_accuracy.append(val.accuracy if val else float("nan"))
+        for kind, s in (("train", train), ("test", test), ("val", val)):
+            getattr(history, f"{kind}_accuracy").append(s.accuracy if s else nan)
+            getattr(history, f"{kind}_rmse").append(s.rmse if s else nan)
         history.seconds.append(train_seconds)
         history.samples_seen.append((history.samples_seen[-1] if history.samples_seen else 0)
                                     + seen)
         settling = learner.settling()
         history.add_settling(settling)
         if log:
-            log(f"epoch {epoch + 1}/{n_epochs}: train {train.accuracy:.2%}, test "
-                f"{test.accuracy:.2%}" + (f", val {val.accuracy:.2%}" if val else "")
+            log(f"epoch {epoch + 1}/{n_epochs}: train {figure(train)}, test {figure(test)}"
+                + (f", val {figure(val)}" if val else "")
                 + f" ({train_seconds:.1f} s training, {seen / train_seconds:,.0f} samples/s)")
         report = EpochReport(epoch=epoch + 1, epochs=n_epochs, train_accuracy=train.accuracy,
                              test_accuracy=test.accuracy,
                              val_accuracy=history.val_accuracy[-1], seconds=train_seconds,
-                             samples_seen=history.samples_seen[-1], settling=settling)
+                             samples_seen=history.samples_seen[-1], settling=settling,
+                             train_rmse=train.rmse, test_rmse=test.rmse,
+                             val_rmse=history.val_rmse[-1])
         for callback in callbacks:
             callback(report)
         if settling.get("unsettled", 0) > UNSETTLED_WARNING and warn:
             warn(unsettled_warning(epoch + 1, settling))
         if best is not None:
-            best.record(epoch + 1, val.accuracy, learner)
+            best.record(epoch + 1, -val.rmse if regression else val.accuracy, learner)
             if best.done(epoch + 1) and log:
-                log(f"early stop after epoch {epoch + 1}: validation accuracy best at epoch "
-                    f"{best.epoch} ({best.accuracy:.2%}), whose registers the chip keeps")
+                kept = host.Score(history.val_accuracy[best.epoch - 1], test.confusion,
+                                  history.val_rmse[best.epoch - 1])
+                log(f"early stop after epoch {epoch + 1}: validation best at epoch "
+                    f"{best.epoch} ({figure(kept)}), whose registers the chip keeps")
         if checkpoint is not None:
             save_checkpoint(checkpoint, epoch + 1, learner, history, identity, best)
     last = len(history.epoch)
@@ -289,23 +328,26 @@ def train(spec: ChipSpec, *, data=None, base_dir: Path | None = None,
         learner.load_state_dict(best.state)
         last = best.epoch
     test = score(data.test_x, data.test_y, "test")  # the kept epoch's again: same noise
-    train_acc = (history.train_accuracy[last - 1] if history.train_accuracy else
-                 score(score_x, score_y, "train").accuracy)
-    return TrainResult(spec=spec, history=history, test=test, train_accuracy=train_acc,
+    train = (host.Score(history.train_accuracy[last - 1], test.confusion[:0, :0],
+                        history.train_rmse[last - 1]) if history.epoch
+             else score(score_x, score_y, "train"))
+    return TrainResult(spec=spec, history=history, test=test, train_accuracy=train.accuracy,
                        seconds=time.perf_counter() - t0,
                        epochs_run=len(history.epoch) - start, chip=chip, learner=learner,
                        feature_range=data.feature_range,
-                       best_epoch=best.epoch if best is not None and best.state else None)
+                       best_epoch=best.epoch if best is not None and best.state else None,
+                       target_range=data.target_range, train_rmse=train.rmse)
 
 
-def _feature_range(codes) -> np.ndarray | None:
-    """The host's feature scaling that ``codes`` (a dict or a results file) carry, if any."""
+def _host_range(codes, name: str) -> np.ndarray | None:
+    """The host's scaling ``name`` (feature_range, target_range) that ``codes`` (a dict or a
+    results file) carry, if any."""
     if isinstance(codes, dict):
-        return codes.get("feature_range")
+        return codes.get(name)
     import h5py
     try:
         with h5py.File(codes, "r") as f:
-            return f["host/feature_range"][()] if "host/feature_range" in f else None
+            return f[f"host/{name}"][()] if f"host/{name}" in f else None
     except OSError:  # not a results file: an export, which holds chip codes only
         return None
 
@@ -313,10 +355,12 @@ def _feature_range(codes) -> np.ndarray | None:
 def evaluate(spec: ChipSpec, codes, data=None, *, base_dir: Path | None = None,
              progress: bool = False) -> host.Score:
     """Score a chip holding ``codes`` (a :attr:`TrainResult.codes` dict, or a results or
-    export file) on ``data`` (arrays (X, y), scaled by the ``feature_range`` the codes or
-    results file carry, as in training) or, without it, on the test set of the spec's data
-    section. Returns the accuracy and confusion matrix."""
-    from thermochip.data import drive, scale_features
+    export file) on ``data`` (arrays (X, y), scaled by the ``feature_range`` and, for
+    regression, ``target_range`` the codes or results file carry, as in training) or, without
+    it, on the test set of the spec's data section. Returns the accuracy and confusion
+    matrix, or for regression the RMSE (targets' units) and R^2."""
+    from thermochip.data import drive
+    from thermochip.data_files import scale_features, scale_targets
 
     if spec.learner is None:
         raise ThermochipError("evaluate needs the spec's learner section (its read-out)")
@@ -324,29 +368,37 @@ def evaluate(spec: ChipSpec, codes, data=None, *, base_dir: Path | None = None,
     if data is None:
         spec, dataset = _dataset(spec, None, base_dir)
         x, y, n_classes = dataset.test_x, dataset.test_y, dataset.n_classes
+        targets = dataset.target_range
     else:
         x, y = (np.asarray(a) for a in data)
-        scaling = _feature_range(codes)
+        scaling, targets = _host_range(codes, "feature_range"), _host_range(codes,
+                                                                           "target_range")
         data_spec = spec.data
         if scaling is None and (data_spec is None or data_spec.scale != "none"):
             raise ThermochipError("evaluate: these codes carry no feature_range to scale the "
                                   "samples as in training (give a TrainResult's codes, or "
                                   "set data.scale: none and pass input-DAC values)")
         x = drive(scale_features(x, scaling), data_spec.pixels if data_spec else "unit")
-        n_classes = int(spec.cells.layers[-1]) if spec.cells.layers else \
-            (data_spec.classes if data_spec and data_spec.classes else int(y.max()) + 1)
-        if y.shape != (len(x),) or (y.size and (y.min() < 0 or y.max() >= n_classes)):
-            raise ThermochipError(f"evaluate: y must hold one class label in "
-                                  f"0..{n_classes - 1} per sample of X")
+        if targets is not None:  # regression: targets as the chip reads them
+            y = scale_targets(y.reshape(len(y), -1).astype(np.float64), targets)
+            n_classes = y.shape[1]
+        else:
+            n_classes = int(spec.cells.layers[-1]) if spec.cells.layers else \
+                (data_spec.classes if data_spec and data_spec.classes else int(y.max()) + 1)
+            if y.shape != (len(x),) or (y.size and (y.min() < 0 or y.max() >= n_classes)):
+                raise ThermochipError(f"evaluate: y must hold one class label in "
+                                      f"0..{n_classes - 1} per sample of X")
+            y = y.astype(np.int64)
         _check_fit(spec, "arrays", x.shape[1], n_classes)
     chip = Chip.from_spec(spec, base_dir=base_dir)
     registers = load_couplings(chip, codes)
     learner = make_learner(chip, n_classes)
     learner.load_registers(registers)
     learner.reset_inference()
+    unscale = None if targets is None else (lambda r: unscale_targets(r, targets))
     bar = progress_bar(len(x), progress, unit="sample", unit_scale=True, desc="scoring")
     try:
-        return host.evaluate(learner, x, np.asarray(y, dtype=np.int64), n_classes,
-                             spec.train.eval_replicas, bar.update)
+        return host.evaluate(learner, x, y, n_classes, spec.train.eval_replicas, bar.update,
+                             unscale)
     finally:
         bar.close()

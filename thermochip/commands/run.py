@@ -84,8 +84,11 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(strict_json.dumps(s))
     else:
-        print(f"test accuracy {s['test_accuracy']:.2%}, train accuracy "
-              f"{s['train_accuracy']:.2%} after {s['epochs']} epochs "
+        score = (f"test RMSE {s['test_rmse']:.4g} (R^2 {s['test_r2']:.3f}), train RMSE "
+                 f"{s['train_rmse']:.4g}" if s["test_accuracy"] is None and "test_rmse" in s
+                 else f"test accuracy {s['test_accuracy']:.2%}, train accuracy "
+                      f"{s['train_accuracy']:.2%}")
+        print(f"{score} after {s['epochs']} epochs "
               f"({s['seconds']:.1f} s; {s['seconds_per_epoch']:.1f} s per epoch)")
         print(f"wrote {out}" + (f" and {len(figures)} figures" if figures else ""))
     return 0

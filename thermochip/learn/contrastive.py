@@ -42,6 +42,7 @@ class ContrastiveLearner(EpSection):
     contrast)."""
 
     rule: str = "contrastive"
+    takes_regression = False  # the clamped phase holds the outputs at +-1
     estimator: str = spec_field("one_sided", doc="one_sided: the clamped phase against the "
                                                  "free phase (the only estimator of this "
                                                  "rule)")

@@ -47,6 +47,9 @@ from thermochip.streams import derived_seed, rng_blob, set_rng_blob
 class EpSection:
     """The fields every EP rule's spec section has (each rule's section names its rule)."""
 
+    #: The output nudge takes real targets as well as labels (data.task: regression).
+    takes_regression = True
+
     rule: str
     estimator: str = spec_field("symmetric", doc="one_sided: +beta only; symmetric and "
                                                  "centered: +beta and -beta (asymep and "
@@ -95,7 +98,8 @@ def ep_problems(section: EpSection, spec: ChipSpec, model, params,
             out.append(("cells.inputs", f"EP on {dataset} needs a layered chip with inputs: "
                                         f"{pixels}"))
         elif cells.layers[-1] != classes:
-            out.append(("cells.layers", f"the last layer needs one cell per class ({classes})"))
+            out.append(("cells.layers", f"the last layer needs one cell per class or "
+                                        f"regression target ({classes})"))
     elif not layered or cells.inputs < 1:
         out.append(("topology", f"learner {rule} needs a layered chip with inputs (topology: "
                                 f"layered, cells.inputs)"))
@@ -129,7 +133,8 @@ def adc_schedule_problems(section: EpSection, spec: ChipSpec) -> list[tuple[str,
     a = spec.adc
     if a is None:
         return []
-    for name in ("free_steps", "nudged_steps"):
+    phases = [n for n in ("free_steps", "nudged_steps") if getattr(section, n) is not None]
+    for name in phases:
         if section.window > getattr(section, name):
             return [("learner.window", f"{section.window} steps is longer than the phase it "
                                        f"averages (learner.{name}: "
@@ -140,7 +145,7 @@ def adc_schedule_problems(section: EpSection, spec: ChipSpec) -> list[tuple[str,
                                      "simulate run)")]
     dt = spec.integrator.dt
     period = a.period_steps(dt)
-    shortest = min(section.window, section.free_steps, section.nudged_steps)
+    shortest = min([section.window] + [getattr(section, n) for n in phases])
     if period > shortest:
         return [("learner.window", f"holds no ADC sample: the ADC samples every {period} "
                                    f"steps (adc.sample_rate {a.sample_rate:g} Hz at dt "
@@ -204,7 +209,7 @@ class EpCircuit(AbstractLearner):
         self.betas = estimator.betas(cfg)
         self.nudge_engine = Engine(chip, replicas=len(self.betas) * cfg.update_every,
                                    seed=derived_seed(spec.run.seed, "nudge"),
-                                   jacobian=estimator.jacobian)
+                                   jacobian=estimator.jacobian) if self.betas else None
         self.eval_engine = Engine(chip, replicas=spec.train.eval_replicas,
                                   seed=derived_seed(spec.run.seed, "eval"))
         registers, w = chip.registers, cfg.write
@@ -364,8 +369,9 @@ class EpCircuit(AbstractLearner):
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {"chip_rng": rng_blob(self.chip.rng),
                  "train_engine": self.train_engine.state_blob(),
-                 "nudge_engine": self.nudge_engine.state_blob(),
                  "eval_engine": self.eval_engine.state_blob()}
+        if self.nudge_engine is not None:
+            state["nudge_engine"] = self.nudge_engine.state_blob()
         for register in self.chip.registers.all():
             state.update(register.state_dict())
         for name, writer in self.writers.items():
@@ -377,7 +383,8 @@ class EpCircuit(AbstractLearner):
         for register in self.chip.registers.all():
             register.load_state_dict(state)
         self.train_engine.load_state_blob(state["train_engine"])
-        self.nudge_engine.load_state_blob(state["nudge_engine"])
+        if self.nudge_engine is not None:
+            self.nudge_engine.load_state_blob(state["nudge_engine"])
         self.eval_engine.load_state_blob(state["eval_engine"])
         for name, writer in self.writers.items():
             writer.load_state_dict(name, state)

@@ -2,7 +2,8 @@ r"""The losses the EP output nudge circuit can add to the chip's energy, as fiel
 the output cells during the nudged phases (``learner.loss``).
 
 - ``squared_error``: l = 1/2 sum_i (r_i - y_i)^2 of each output cell's read-out r_i (oim:
-  cos phi; soft spin: x; p-bit: m), y = +1 for the label's cell and -1 for the others. It is
+  cos phi; soft spin: x; p-bit: m), y = +1 for the label's cell and -1 for the others (for
+  regression, y the targets, scaled to [-1, 1]). It is
   quadratic in r and enters exactly, through the model's ``nudge`` (a linear and a quadratic
   field change).
 - ``cross_entropy``: l = -log softmax(g r)_y, ``g`` the read-out's gain
@@ -24,7 +25,11 @@ LOSSES = ("squared_error", "cross_entropy")
 
 
 def one_hot_targets(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """(sample, class) squared-error targets: +1 for the label's cell, -1 for the others."""
+    """(sample, class) squared-error targets: +1 for the label's cell, -1 for the others;
+    regression's targets ((sample, target) reals, already in the read-out's range) as they
+    are."""
+    if labels.ndim == 2:
+        return np.asarray(labels, dtype=np.float64)
     target = -np.ones((len(labels), n_classes))
     target[np.arange(len(labels)), labels] = 1.0
     return target
@@ -41,6 +46,13 @@ def cross_entropy_slope(readout: np.ndarray, labels: np.ndarray, gain: float) ->
     slope = softmax(gain * readout)
     slope[np.arange(len(labels)), labels] -= 1.0
     return gain * slope
+
+
+def slope(loss: str, gain: float, readout: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(sample, class) dl/dr of ``loss`` at read-out r (what backpropagation starts from)."""
+    if loss == "squared_error":
+        return readout - one_hot_targets(labels, readout.shape[1])
+    return cross_entropy_slope(readout, labels, gain)
 
 
 def nudge(model, p, loss: str, gain: float, beta: float, labels: np.ndarray,

@@ -52,7 +52,7 @@ def settle_problems(spec, model, section) -> list[tuple[str, str]]:
     if model.discrete_states is not None:
         return [("learner.settle", f"{model.name} cells sample discrete states and never "
                                    f"settle: leave learner.settle out")]
-    steps = {"free": section.free_steps, "nudged": section.nudged_steps}
+    steps = {"free": section.free_steps, "nudged": section.nudged_steps or 0}
     longest = max(steps[kind] for kind in settle.phases)
     if settle.max_steps < longest:
         return [("learner.settle.max_steps", f"at least the longest phase it lengthens "
