@@ -66,11 +66,20 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
     if isinstance(topo, Sparse):
         if (topo.edges is None) == (topo.edges_file is None):
             out.append(("topology", "give exactly one of edges, edges_file"))
+        elif topo.edges is not None and topo.edges_format != "csv":
+            out.append(("topology.edges_format", "describes edges_file; inline edges are "
+                                                 "[i, j] or [i, j, w] from 0"))
         else:
             where = "topology.edges" if topo.edges is not None else "topology.edges_file"
             try:
                 e = read_edges(topo, base_dir)
-            except (OSError, ValueError) as err:
+                if topo.edges_format == "gset" and topo.edges_file is not None:
+                    from thermochip.problems import read_gset
+                    vertices = read_gset(resolve_path(topo.edges_file, base_dir))[0]
+                    if vertices != n:
+                        raise ValueError(f"the G-set file has {vertices} vertices; the chip "
+                                         f"has {n} cells (cells.n)")
+            except (OSError, ValueError, ThermochipError) as err:
                 out.append((where, f"cannot read edges: {err}"))
             else:
                 source = (f" of {resolve_path(topo.edges_file, base_dir)}"
@@ -322,6 +331,12 @@ UNUSED: dict[str, tuple[tuple[str, str], ...]] = {
             ("integrator.energy_every", "training records no energies"),
             ("run.replicas", "training runs learner.update_every replicas, evaluation "
                              "train.eval_replicas")),
+    "solve": (("data", "it trains nothing (thermochip run does)"),
+              ("learner", "it trains nothing (thermochip run does)"),
+              ("train", "it trains nothing (thermochip run does)"),
+              ("adc", "it reads each replica's spins (the sign of its first channel) "
+                      "directly"),
+              ("integrator.energy_every", "it records cuts, not energies")),
     "calibrate": (("data", "it trains nothing (thermochip run does)"),
                   ("learner", "it trains nothing (thermochip run does)"),
                   ("train", "it trains nothing (thermochip run does)")),
@@ -344,6 +359,9 @@ def command_problems(spec: ChipSpec, command: str, given: dict | None = None
     sets (all of :data:`UNUSED` when ``given`` is None), and what it will do less well than
     the user may expect (:func:`step_bias`, for the commands that sample)."""
     refusals = calibrate_problems(spec) if command == "calibrate" else []
+    if command == "solve" and not isinstance(spec.topology, Sparse):
+        refusals.append(("topology", "solve scores a MAX-CUT of the chip's graph: give a "
+                                     "sparse topology (edges or edges_file)"))
     if command in ("run", "sweep") and spec.data is not None and spec.data.dataset == "file" \
             and spec.data.path is None:  # from Python, arrays may stand in for the file
         refusals.append(("data.path", "dataset file needs the file (a .npz, a CSV or a "

@@ -77,6 +77,10 @@ class Sparse:
     edges: list[list[float]] | None = spec_field(None, doc="edge rows [i, j] or [i, j, w]")
     edges_file: str | None = spec_field(None, doc="CSV file of edge rows i,j[,w] (relative "
                                                   "paths are relative to the spec file)")
+    edges_format: str = spec_field("csv", doc="edges_file format: csv (rows i,j[,w], cells "
+                                              "from 0) or gset (G-set / rudy: a first line "
+                                              "'n m', then 'i j w' with vertices from 1)",
+                                   check=OneOf(("csv", "gset")))
 
 
 Topology = Union[AllToAll, Layered, Sparse]

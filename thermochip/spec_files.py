@@ -17,9 +17,12 @@ def resolve_path(path: str, base_dir: Path | None) -> Path:
 
 
 def read_edges(topology: Sparse, base_dir: Path | None) -> np.ndarray:
-    """Edge rows (i, j, w) as float64 (w = 1 where absent)."""
+    """Edge rows (i, j, w) as float64, cells from 0 (w = 1 where absent)."""
     if topology.edges is not None:
         rows = topology.edges
+    elif topology.edges_format == "gset":
+        from thermochip.problems import read_gset
+        return read_gset(resolve_path(topology.edges_file, base_dir))[1]
     else:
         with open(resolve_path(topology.edges_file, base_dir), newline="") as fh:
             rows = [[float(v) for v in r] for r in csv.reader(fh) if r and not r[0].startswith("#")]
