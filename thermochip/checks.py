@@ -11,7 +11,15 @@ import numpy as np
 
 import device_models
 from thermochip.errors import ThermochipError
-from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, Sparse, ValuesInit
+from thermochip.spec import (
+    ChipSpec,
+    EdgesInit,
+    FileInit,
+    Layered,
+    ProblemInit,
+    Sparse,
+    ValuesInit,
+)
 from thermochip.spec_build import build_dataclass
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
 
@@ -126,6 +134,9 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                 out.append((where, "must be symmetric with a zero diagonal (or set "
                                    "couplings.asymmetric: true for directed couplers)"))
 
+    if isinstance(init, ProblemInit):
+        out += _problem_problems(spec, model, n, base_dir)
+
     # -- fields
     names = [f for f in model.field_names if f is not None]
     for name, value in spec.fields.init.items():
@@ -207,6 +218,42 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                                       "out data.validation (e.g. 0.1)"))
     # the learner's needs of the data are checked once the data can be read
     return out + data + (_learner_problems(spec, model, params, base_dir) if not data else [])
+
+
+def _problem_problems(spec: ChipSpec, model, n: int,
+                      base_dir: Path | None) -> list[tuple[str, str]]:
+    """A problem file must be n x n and finite, its pairs couplers of the topology (all to
+    all, or the sparse edges), and the linear field it sets must not be set again."""
+    from thermochip.problems import problem_ising, read_problem
+    init, topo = spec.couplings.init, spec.topology
+    try:
+        W = read_problem(resolve_path(init.path, base_dir), n)
+    except ThermochipError as err:
+        return [("couplings.init.path", str(err))]
+    if W.shape != (n, n):
+        return [("couplings.init.path", f"the problem has {W.shape[0]} variables; the chip "
+                                        f"has {n} cells")]
+    out = []
+    if model.field_names[0] in spec.fields.init:
+        out.append((f"fields.init.{model.field_names[0]}", "the problem file sets the linear "
+                                                           "field; leave it out"))
+    if isinstance(topo, Layered) or spec.directed:
+        return out + [("couplings.init.kind", "a problem's couplings are reciprocal pairs: "
+                                              "give an all_to_all or sparse topology")]
+    if isinstance(topo, Sparse):
+        J = problem_ising(W, init.form)[0]
+        allowed = np.zeros((n, n), dtype=bool)
+        try:
+            e = read_edges(topo, base_dir).astype(int)
+        except (OSError, ValueError, ThermochipError):  # reported with the topology
+            return out
+        allowed[e[:, 0], e[:, 1]] = allowed[e[:, 1], e[:, 0]] = True
+        missing = np.argwhere((J != 0) & ~allowed)
+        if len(missing):
+            i, j = missing[0]
+            out.append(("couplings.init.path", f"the problem couples cells {i} and {j}, "
+                                               f"which the sparse topology does not join"))
+    return out
 
 
 def directed_where(spec: ChipSpec) -> str:
@@ -359,9 +406,11 @@ def command_problems(spec: ChipSpec, command: str, given: dict | None = None
     sets (all of :data:`UNUSED` when ``given`` is None), and what it will do less well than
     the user may expect (:func:`step_bias`, for the commands that sample)."""
     refusals = calibrate_problems(spec) if command == "calibrate" else []
-    if command == "solve" and not isinstance(spec.topology, Sparse):
-        refusals.append(("topology", "solve scores a MAX-CUT of the chip's graph: give a "
-                                     "sparse topology (edges or edges_file)"))
+    if command == "solve" and not isinstance(spec.topology, Sparse) \
+            and not isinstance(spec.couplings.init, ProblemInit):
+        refusals.append(("topology", "solve scores a MAX-CUT of the chip's graph (a sparse "
+                                     "topology) or a problem file (couplings.init kind "
+                                     "problem)"))
     if command in ("run", "sweep") and spec.data is not None and spec.data.dataset == "file" \
             and spec.data.path is None:  # from Python, arrays may stand in for the file
         refusals.append(("data.path", "dataset file needs the file (a .npz, a CSV or a "

@@ -26,7 +26,16 @@ from device_models.base import CellModel
 from thermochip.errors import ThermochipError
 from thermochip.graph import colour_classes
 from thermochip.registers import DacParams, Devices, Register
-from thermochip.spec import ChipSpec, EdgesInit, FileInit, Layered, RandomInit, Sparse, ValuesInit
+from thermochip.spec import (
+    ChipSpec,
+    EdgesInit,
+    FileInit,
+    Layered,
+    ProblemInit,
+    RandomInit,
+    Sparse,
+    ValuesInit,
+)
 from thermochip.spec_build import model_params
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
 from thermochip.streams import chip_stream
@@ -77,9 +86,22 @@ def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
         J = np.array(init.J, dtype=np.float64)
     elif isinstance(init, FileInit):
         J = read_matrix(resolve_path(init.path, base_dir))
+    elif isinstance(init, ProblemInit):
+        J = problem_fields(spec, base_dir)[0]
     else:
         J = np.full((n, n), init.value)
     return np.where(mask, J, 0.0)
+
+
+def problem_fields(spec: ChipSpec, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """(couplings, field 0) of a chip whose couplings.init is a problem file, scaled and
+    signed for its device (:func:`thermochip.problems.chip_form`)."""
+    from thermochip.problems import chip_form, problem_ising, read_problem
+    init = spec.couplings.init
+    W = read_problem(resolve_path(init.path, base_dir), spec.n_cells)
+    J, h, _ = problem_ising(W, init.form)
+    return chip_form(device_models.get_model(spec.cells.model), init.scale * J,
+                     init.scale * h)
 
 
 def fan_in(spec: ChipSpec, mask: np.ndarray) -> np.ndarray:
@@ -327,6 +349,8 @@ class Chip:
             if name is not None:
                 fvals[k] = np.broadcast_to(
                     np.asarray(spec.fields.init.get(name, model.field_defaults[k]), float), n)
+        if isinstance(spec.couplings.init, ProblemInit):  # the problem's linear field
+            fvals[0] = problem_fields(spec, base_dir)[1]
         fd = spec.fields.dac
         fcodes, fclipped = dac.to_codes(fvals, fd.bits, fd.full_scale, fd.rounding, rng)
 

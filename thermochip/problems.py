@@ -118,3 +118,73 @@ def tts(p: float, steps: float, target: float = 0.99) -> float:
     if p <= 0:
         return float("inf")
     return float(steps) * np.log(1 - target) / np.log(1 - p)
+
+
+def read_problem(path: str | Path, n: int | None = None) -> np.ndarray:
+    """The matrix W (n, n) of a problem file: a ``.npy`` dense matrix, a ``.npz`` with a
+    dense ``W`` or triplets ``i``, ``j``, ``w``, or CSV rows ``i,j,w`` (from 0; repeated
+    entries add). ``n``: the size for triplets (default: the largest index + 1). One-line
+    errors name the file."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            W = np.load(path, allow_pickle=False)
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                if "W" in z.files:
+                    W = z["W"]
+                elif {"i", "j", "w"} <= set(z.files):
+                    W = _from_triplets(path, z["i"], z["j"], z["w"], n)
+                else:
+                    raise ThermochipError(f"{path} holds {', '.join(z.files) or 'nothing'}; "
+                                          f"expected a dense 'W' or triplets 'i', 'j', 'w'")
+        else:
+            rows = np.loadtxt(path, delimiter=",", ndmin=2, comments="#")
+            if rows.shape[1] != 3:
+                raise ThermochipError(f"{path}: rows are i,j,w; got {rows.shape[1]} columns")
+            W = _from_triplets(path, rows[:, 0], rows[:, 1], rows[:, 2], n)
+    except (OSError, ValueError) as err:
+        raise ThermochipError(f"cannot read {path}: {str(err).splitlines()[0]}") from None
+    W = np.asarray(W, dtype=np.float64)
+    if W.ndim != 2 or W.shape[0] != W.shape[1]:
+        raise ThermochipError(f"{path}: a problem matrix is square; got shape {W.shape}")
+    if not np.all(np.isfinite(W)):
+        i, j = np.argwhere(~np.isfinite(W))[0]
+        raise ThermochipError(f"{path}: entry ({i}, {j}) is {W[i, j]} (must be finite)")
+    return W
+
+
+def _from_triplets(path: Path, i, j, w, n: int | None) -> np.ndarray:
+    i, j = np.asarray(i), np.asarray(j)
+    if len(i) and (np.any(i != np.round(i)) or np.any(j != np.round(j))
+                   or min(i.min(), j.min()) < 0):
+        raise ThermochipError(f"{path}: indices i, j are whole numbers from 0")
+    size = n if n is not None else int(max(i.max(initial=-1), j.max(initial=-1))) + 1
+    if len(i) and max(i.max(), j.max()) >= size:
+        raise ThermochipError(f"{path}: index {int(max(i.max(), j.max()))} outside the "
+                              f"{size} cells")
+    W = np.zeros((size, size))
+    np.add.at(W, (i.astype(int), j.astype(int)), np.asarray(w, dtype=np.float64))
+    return W
+
+
+def problem_ising(W: np.ndarray, form: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(J, h, offset) of a problem matrix: the problem's value is E(s) + offset. ``ising``:
+    E = -sum_{i != j} W_ij s_i s_j - sum_i W_ii s_i, so J_ij = W_ij + W_ji, h = diag W;
+    ``qubo``: x^T W x (:func:`qubo_to_ising`)."""
+    if form == "qubo":
+        return qubo_to_ising(W)
+    J = W + W.T
+    np.fill_diagonal(J, 0.0)
+    return J, np.diag(W).copy(), 0.0
+
+
+def chip_form(model, J: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(couplings, field 0) that make a chip of ``model``'s cells hold the Ising energy E(s)
+    at its spin states: V's pair term is (pair_sign / 2) J_chip ch ch, so J_chip =
+    -pair_sign J; field 0 enters as f0 * dV/df0, whose sign at the spin +1 state
+    (channel 0 = 1) sets f0's."""
+    p = model.to_kernel(model.params(), np.float64)
+    up = np.array([[1.0], [0.0]])[:model.n_channels]
+    slope = float(np.ravel(model.field_grad_ch(p, up, 0))[0])
+    return -model.pair_sign * J, -np.sign(slope) * h

@@ -1,41 +1,70 @@
-"""A chip as a MAX-CUT solver: ``thermochip solve``. Every replica is an independent run
+"""A chip as a combinatorial solver: ``thermochip solve``. Every replica is an independent run
 from its own initial state; the run is cut into records, and after each the spins each
 replica holds (sign of its first channel: an oscillator's cos phi, a soft spin's x, a p-bit's
-m) are scored on the graph of the sparse topology (its edge weights, whatever the couplings'
-scale or DAC). Reported: the best and mean cuts, the probability that a run reaches the
-target cut (the best-known cut, or without one the best any replica found) and the time to
-solution at 99 %, TTS(t) = t ln(0.01) / ln(1 - P(t)) minimised over the record times t, in
-steps and in chip time. The run stops early once every replica has kept its spins for
-``patience`` records.
+m) are scored on the problem: a MAX-CUT of the sparse topology's graph (its edge weights,
+whatever the couplings' scale or DAC; larger is better) or, for ``couplings.init: problem``,
+the problem file's own value (its Ising energy or QUBO value, unscaled; smaller is better).
+Reported: the best and mean values, the probability that a run reaches the target (the
+best known, or without one the best any replica found) and the time to solution at 99 %,
+TTS(t) = t ln(0.01) / ln(1 - P(t)) minimised over the record times t, in steps and in chip
+time. The run stops early once every replica has kept its spins for ``patience`` records.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
 from thermochip.chip import Chip
 from thermochip.engine import Engine
 from thermochip.errors import ThermochipError
-from thermochip.problems import cut_value, tts
+from thermochip.problems import cut_value, ising_energy, problem_ising, read_problem, tts
 from thermochip.progress import progress_bar
-from thermochip.spec import ChipSpec, Sparse
-from thermochip.spec_files import read_edges
+from thermochip.spec import ChipSpec, ProblemInit, Sparse
+from thermochip.spec_files import read_edges, resolve_path
+
+
+@dataclass(frozen=True)
+class Objective:
+    """What a replica's spins score: ``name`` (maxcut, ising, qubo), ``value(spins (..., n))``
+    and ``sense`` (+1: larger is better, -1: smaller is better)."""
+
+    name: str
+    value: Callable[[np.ndarray], np.ndarray]
+    sense: float
+
+
+def objective(spec: ChipSpec, base_dir: Path | None) -> Objective:
+    """The spec's problem: its problem file's value, or a MAX-CUT of its sparse graph."""
+    init = spec.couplings.init
+    if isinstance(init, ProblemInit):
+        W = read_problem(resolve_path(init.path, base_dir), spec.n_cells)
+        J, h, offset = problem_ising(W, init.form)
+        return Objective(init.form, lambda s: ising_energy(J, h, s) + offset, -1.0)
+    if not isinstance(spec.topology, Sparse):
+        raise ThermochipError("solve scores a MAX-CUT of the chip's graph (a sparse "
+                              "topology) or a problem file (couplings.init kind problem)")
+    edges = read_edges(spec.topology, base_dir)
+    return Objective("maxcut", lambda s: cut_value(edges, s), 1.0)
 
 
 @dataclass
 class SolveResult:
-    """What :func:`solve` returns. Cuts in the graph's weight units; steps of the integrator."""
+    """What :func:`solve` returns: values in the objective's units; steps of the integrator."""
 
-    target: float               # the cut counted as a success
-    target_given: bool          # False: the best cut any replica found
-    best_cut: float
-    best_spins: np.ndarray      # (cell,) +-1 of a replica that reached best_cut
-    final_cuts: np.ndarray      # (replica,) cut held at the end
-    best_cuts: np.ndarray       # (replica,) best cut held at any record
+    objective: str              # maxcut, ising or qubo
+    sense: float                # +1: larger is better (a cut), -1: smaller (an energy)
+    target: float               # the value counted as a success
+    target_given: bool          # False: the best any replica found
+    best: float
+    best_spins: np.ndarray      # (cell,) +-1 of a replica that reached ``best``
+    final: np.ndarray           # (replica,) value held at the end
+    best_each: np.ndarray       # (replica,) best value held at any record
     record_steps: np.ndarray    # (record,) steps run at each record
     success: np.ndarray         # (record,) fraction of replicas that reached the target by then
     tts_steps: float            # TTS at 99 %, steps (inf: no replica reached the target)
@@ -47,13 +76,14 @@ class SolveResult:
 
     def summary(self) -> dict:
         """Plain values for ``--json`` (inf becomes null there)."""
-        return {"target": self.target, "target_given": self.target_given,
-                "best_cut": self.best_cut, "mean_final_cut": float(self.final_cuts.mean()),
-                "mean_best_cut": float(self.best_cuts.mean()),
+        return {"objective": self.objective, "target": self.target,
+                "target_given": self.target_given, "best": self.best,
+                "mean_final": float(self.final.mean()),
+                "mean_best": float(self.best_each.mean()),
                 "success_probability": float(self.success[-1]) if len(self.success) else 0.0,
                 "tts99_steps": self.tts_steps, "tts99_seconds": self.tts_steps * self.dt,
                 "tts99_at_steps": self.tts_at, "steps_run": self.steps_run,
-                "stopped_early": self.stopped_early, "replicas": len(self.final_cuts),
+                "stopped_early": self.stopped_early, "replicas": len(self.final),
                 "seconds": self.seconds}
 
 
@@ -61,13 +91,8 @@ def solve(spec: ChipSpec, *, base_dir: Path | None = None, replicas: int | None 
           steps: int | None = None, target: float | None = None, records: int = 50,
           patience: int = 5, progress: bool = False) -> SolveResult:
     """Run ``replicas`` independent copies of the chip for ``steps`` (default: the spec's) in
-    ``records`` pieces and score their cuts (see the module docstring)."""
-    import time
-
-    if not isinstance(spec.topology, Sparse):
-        raise ThermochipError("solve scores a MAX-CUT of the chip's graph: give a sparse "
-                              "topology (edges or edges_file)")
-    edges = read_edges(spec.topology, base_dir)
+    ``records`` pieces and score their spins (see the module docstring)."""
+    goal = objective(spec, base_dir)
     chip = Chip.from_spec(spec, base_dir=base_dir)
     engine = Engine(chip, replicas=replicas or spec.run.replicas)
     total = chip.steps if steps is None else steps
@@ -75,7 +100,7 @@ def solve(spec: ChipSpec, *, base_dir: Path | None = None, replicas: int | None 
     p = chip.model.to_kernel(chip.params, np.float64)
     x = engine.initial_state()
     best_spins = np.ones((engine.B, chip.n))
-    record_steps, cut_history, held, done, still = [], [], None, 0, 0
+    record_steps, history, held, done, still = [], [], None, 0, 0
     bar = progress_bar(total, progress, unit="step", desc="solve")
     t0 = time.perf_counter()
     try:
@@ -85,29 +110,27 @@ def solve(spec: ChipSpec, *, base_dir: Path | None = None, replicas: int | None 
             done += k
             bar.update(k)
             spins = np.where(chip.model.channel(p, x, 0) >= 0, 1.0, -1.0)
-            cuts = cut_value(edges, spins)
-            if cut_history:
-                better = cuts > np.max(cut_history, axis=0)
-                best_spins[better] = spins[better]
-            else:
-                best_spins[:] = spins
+            score = goal.sense * goal.value(spins)   # larger is better
+            better = score > np.max(history, axis=0) if history else np.ones(engine.B, bool)
+            best_spins[better] = spins[better]
             record_steps.append(done)
-            cut_history.append(cuts)
+            history.append(score)
             still = still + 1 if held is not None and np.array_equal(spins, held) else 0
             held = spins
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    C = np.array(cut_history)                      # (record, replica)
-    best = C.max(axis=0)
+    S = np.array(history)                          # (record, replica)
+    best = S.max(axis=0)
     given = target is not None
-    target = float(target) if given else float(best.max())
-    success = np.logical_or.accumulate(C >= target, axis=0).mean(axis=1)
+    goal_score = goal.sense * float(target) if given else float(best.max())
+    success = np.logical_or.accumulate(S >= goal_score, axis=0).mean(axis=1)
     times = [(tts(P, t), t) for P, t in zip(success, record_steps) if P > 0]
     tts_steps, tts_at = min(times) if times else (float("inf"), 0)
-    winner = int(np.argmax(best))
-    return SolveResult(target=target, target_given=given, best_cut=float(best.max()),
-                       best_spins=best_spins[winner], final_cuts=C[-1], best_cuts=best,
-                       record_steps=np.array(record_steps), success=success,
-                       tts_steps=float(tts_steps), tts_at=int(tts_at), steps_run=done,
-                       stopped_early=done < total, dt=spec.integrator.dt, seconds=seconds)
+    return SolveResult(objective=goal.name, sense=goal.sense, target=goal.sense * goal_score,
+                       target_given=given, best=goal.sense * float(best.max()),
+                       best_spins=best_spins[int(np.argmax(best))], final=goal.sense * S[-1],
+                       best_each=goal.sense * best, record_steps=np.array(record_steps),
+                       success=success, tts_steps=float(tts_steps), tts_at=int(tts_at),
+                       steps_run=done, stopped_early=done < total, dt=spec.integrator.dt,
+                       seconds=seconds)

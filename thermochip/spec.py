@@ -136,7 +136,25 @@ class FileInit:
     path: str = spec_field(doc=".npy or .csv file (relative to the spec file)")
 
 
-CouplingInit = Union[RandomInit, ConstantInit, EdgesInit, ValuesInit, FileInit]
+@dataclass(frozen=True, kw_only=True)
+class ProblemInit:
+    """An Ising or QUBO problem from a file, converted exactly (:mod:`thermochip.problems`):
+    `form: ising` reads a matrix W as E(s) = -sum_{i != j} W_ij s_i s_j - sum_i W_ii s_i (an
+    upper-triangular W gives each pair once; the diagonal is the linear field), `form: qubo`
+    as x^T W x with x = (1 + s) / 2. The couplings and the cells' linear field (field 0: an
+    oscillator's h) get the problem's J and h times `scale`, signed for the device (V at the
+    spin states is then E times `scale`)."""
+
+    kind: str = "problem"
+    path: str = spec_field(doc=".npy (a dense matrix), .npz (a dense 'W' array, or triplets "
+                               "'i', 'j', 'w') or CSV rows i,j,w (cells from 0; i = j: a "
+                               "linear term); relative to the spec file")
+    form: str = spec_field("ising", doc="ising or qubo", check=OneOf(("ising", "qubo")))
+    scale: float = spec_field(1.0, doc="multiplies J and h (they must fit the DACs' full "
+                                       "scales)", check=POSITIVE)
+
+
+CouplingInit = Union[RandomInit, ConstantInit, EdgesInit, ValuesInit, FileInit, ProblemInit]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -512,5 +530,6 @@ UNION_TAGS: dict[Any, dict[str, type]] = {
     Topology: {"all_to_all": AllToAll, "layered": Layered, "sparse": Sparse},
     InitialState: {"uniform": UniformState, "constant": ConstantState, "normal": NormalState},
     CouplingInit: {"random": RandomInit, "constant": ConstantInit, "edges": EdgesInit,
+                   "problem": ProblemInit,
                    "values": ValuesInit, "file": FileInit},
 }

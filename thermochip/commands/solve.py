@@ -1,5 +1,5 @@
-"""``thermochip solve SPEC``: use the chip as a MAX-CUT solver and report cut, success
-probability and time to solution."""
+"""``thermochip solve SPEC``: use the chip as a MAX-CUT or Ising / QUBO solver and report the
+best value, success probability and time to solution."""
 
 from __future__ import annotations
 
@@ -14,13 +14,15 @@ ORDER = 3
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("spec", metavar="SPEC", help="chip spec YAML with a sparse topology "
-                                                     "(its edges are the graph)")
+    parser.add_argument("spec", metavar="SPEC", help="chip spec YAML: a sparse topology (a "
+                                                     "MAX-CUT of its graph) or couplings.init "
+                                                     "kind problem (an Ising / QUBO file)")
     parser.add_argument("--replicas", type=int, help="independent runs (overrides "
                                                      "run.replicas)")
     parser.add_argument("--steps", type=int, help="steps per run (overrides the spec)")
-    parser.add_argument("--target", type=float, help="the cut that counts as solved (e.g. the "
-                                                     "best known; default: the best found)")
+    parser.add_argument("--target", type=float, help="the value that counts as solved (e.g. "
+                                                     "the best-known cut or energy; default: "
+                                                     "the best found)")
     parser.add_argument("--records", type=int, default=50,
                         help="times the replicas' cuts are read during the run (default 50)")
     parser.add_argument("--patience", type=int, default=5,
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Use the chip as a MAX-CUT solver: cut, success probability, time to solution."""
+    """Use the chip as a solver: best value, success probability, time to solution."""
     apply_memory_option(args)
     import dataclasses
 
@@ -61,12 +63,13 @@ def run(args: argparse.Namespace) -> int:
         print(strict_json.dumps(s))
         return 0
     ns = result.dt * 1e9
+    what = "cut" if s["objective"] == "maxcut" else f"{s['objective']} value"
     tts = ("not reached" if s["tts99_steps"] == float("inf") else
            f"{s['tts99_steps']:.4g} steps = {s['tts99_steps'] * ns / 1e3:.4g} us of chip time "
            f"(runs of {s['tts99_at_steps']} steps)")
-    print(f"best cut {s['best_cut']:g} (target {s['target']:g}"
-          f"{'' if s['target_given'] else ', the best found'}); mean cut {s['mean_final_cut']:.4g} "
-          f"at the end, {s['mean_best_cut']:.4g} at best; P(success) "
+    print(f"best {what} {s['best']:g} (target {s['target']:g}"
+          f"{'' if s['target_given'] else ', the best found'}); mean {s['mean_final']:.4g} "
+          f"at the end, {s['mean_best']:.4g} at best; P(success) "
           f"{s['success_probability']:.3f} over {s['replicas']} replicas; TTS(99 %) {tts}; "
           f"{s['steps_run']} steps{' (stopped early: converged)' if s['stopped_early'] else ''}"
           f", {s['seconds']:.1f} s")
