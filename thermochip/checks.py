@@ -137,6 +137,9 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
     if isinstance(init, ProblemInit):
         out += _problem_problems(spec, model, n, base_dir)
 
+    if spec.anneal is not None:
+        out += _anneal_problems(spec, model)
+
     # -- fields
     names = [f for f in model.field_names if f is not None]
     for name, value in spec.fields.init.items():
@@ -253,6 +256,30 @@ def _problem_problems(spec: ChipSpec, model, n: int,
             i, j = missing[0]
             out.append(("couplings.init.path", f"the problem couples cells {i} and {j}, "
                                                f"which the sparse topology does not join"))
+    return out
+
+
+def _anneal_problems(spec: ChipSpec, model) -> list[tuple[str, str]]:
+    """Schedules must be [time, value] lists on the model's fields, kT never negative."""
+    from thermochip.schedules import ramp
+    anneal, out = spec.anneal, []
+    names = [f for f in model.field_names if f is not None]
+    ramps = [(f"anneal.fields.{name}", points) for name, points in anneal.fields.items()]
+    ramps += [(f"anneal.{name}", getattr(anneal, name)) for name in ("kT", "coupling_gain")
+              if getattr(anneal, name) is not None]
+    for where, points in ramps:
+        name = where.rsplit(".", 1)[1]
+        if where.startswith("anneal.fields.") and name not in names:
+            out.append((where, f"model {model.name} has no field '{name}'; "
+                               f"{_choices(name, names)}"))
+            continue
+        try:
+            r = ramp(points, where)
+        except ValueError as err:
+            out.append((where, str(err).split(": ", 1)[1]))
+            continue
+        if name == "kT" and np.any(r.values < 0):
+            out.append((where, "temperatures must be >= 0"))
     return out
 
 
@@ -406,6 +433,9 @@ def command_problems(spec: ChipSpec, command: str, given: dict | None = None
     sets (all of :data:`UNUSED` when ``given`` is None), and what it will do less well than
     the user may expect (:func:`step_bias`, for the commands that sample)."""
     refusals = calibrate_problems(spec) if command == "calibrate" else []
+    if command in ("run", "calibrate") and spec.anneal is not None:
+        refusals.append(("anneal", f"thermochip {command} runs fixed learner or calibration "
+                                   f"phases; annealing is for simulate and solve"))
     if command == "solve" and not isinstance(spec.topology, Sparse) \
             and not isinstance(spec.couplings.init, ProblemInit):
         refusals.append(("topology", "solve scores a MAX-CUT of the chip's graph (a sparse "

@@ -23,6 +23,7 @@ from thermochip.chip import Chip
 from thermochip.errors import NumericalError
 from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks, pack_dense, pack_rows
 from thermochip.progress import progress_bar
+from thermochip.schedules import scaled_couplings, schedule
 from thermochip.spec import NormalState, UniformState
 from thermochip.streams import replica_stream
 
@@ -164,6 +165,8 @@ class Engine:
         self.gain = chip.gain.astype(self.dtype)
         self.offset = chip.offset.astype(self.dtype)
         self.noise_std = chip.noise_std.astype(self.dtype)
+        anneal = spec.anneal
+        self.schedule = schedule(anneal, model.field_names) if anneal is not None else None
         rates, self.flicker_std = chip.flicker_poles()
         self.flicker_decay = np.exp(-rates * chip.dt)
         self.reseed()
@@ -357,6 +360,20 @@ class Engine:
         couplings = self.couplings
         cells = args.Cells(fields, hx, self.gain, self.offset, self.noise_std)
         threads = get_num_threads()
+        energy_fields, energy_gain = chip.fields, 1.0  # float64: what the energies read
+
+        def drive(k):
+            """The kernels' cells and couplings for the step from state index k: annealed
+            drives step by step (each step's values at its start)."""
+            nonlocal energy_fields, energy_gain
+            energy_fields, amplitude, energy_gain = self.schedule.drives(
+                (self.noise_step + k) * spec.integrator.dt, chip, chip.fields, self.noise_std)
+            return (args.Cells(np.ascontiguousarray(energy_fields, dtype=dtype), hx, self.gain,
+                               self.offset, amplitude),
+                    scaled_couplings(self.couplings, energy_gain))
+
+        if self.schedule is not None:
+            cells, couplings = drive(0)
 
         def state():
             """(replica, cell) view of the state."""
@@ -364,8 +381,8 @@ class Engine:
 
         def energy():
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                f = [chip.fields[k] + (given[k] if k < len(given) else 0.0) for k in (0, 1)]
-                return model.energy(self.p64, state(), self.J_energy, *f)
+                f = [energy_fields[k] + (given[k] if k < len(given) else 0.0) for k in (0, 1)]
+                return model.energy(self.p64, state(), self.J_energy * energy_gain, *f)
 
         rec_steps, energies = ([0], [energy()]) if record else ([], [])
         # only an injected noise block or a 1/f drift block is held in memory per chunk
@@ -406,6 +423,9 @@ class Engine:
         k = 0
         while k < n_steps:
             natural = min(chunk, n_steps - k, energy_every - k % energy_every)
+            if self.schedule is not None:  # one step a call: each at its own drives
+                natural = 1
+                cells, couplings = drive(k)
             check = check_step()
             K = natural if check is None or check <= k else min(natural, check - k)
             block = (no_noise if noise is None else

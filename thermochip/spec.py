@@ -491,6 +491,23 @@ class TrainSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnnealSpec:
+    """Drives that change during a run, each piecewise-linear through [time, value] points
+    (times from the run's start, a number in seconds or a string like "2 us"; the first value
+    holds before the first point, the last after the last); the value at each step is the
+    schedule at that step's start."""
+
+    fields: dict[str, list[list[Any]]] = spec_field(
+        default_factory=dict, doc="field name (oim: h, S) -> [[time, value], ...]: the "
+                                  "field's analog value on every cell (a drive, not a DAC "
+                                  "write)")
+    kT: list[list[Any]] | None = spec_field(None, doc="[[time, kT], ...]: the temperature "
+                                                      "(normalised energy units)")
+    coupling_gain: list[list[Any]] | None = spec_field(
+        None, doc="[[time, factor], ...]: a factor on every coupling")
+
+
+@dataclass(frozen=True, kw_only=True)
 class ChipSpec:
     """A whole chip: what it is made of and how it is simulated."""
 
@@ -509,6 +526,9 @@ class ChipSpec:
     learner: LearnerSection | None = spec_field(None, doc="on-chip learner (thermochip run): "
                                                           "rule ep, asymep, dyadic or om")
     train: TrainSpec = spec_field(default_factory=TrainSpec, doc="training schedule")
+    anneal: AnnealSpec | None = spec_field(None, doc="annealing schedules of fields, "
+                                                     "temperature and coupling gain "
+                                                     "(simulate, solve)")
 
     @property
     def n_cells(self) -> int:

@@ -227,6 +227,9 @@ def train(spec: ChipSpec, *, data=None, base_dir: Path | None = None,
     ``warn``: called with a one-line warning (phases that end unsettled)."""
     if spec.learner is None:
         raise ThermochipError("training needs a learner section in the spec")
+    if spec.anneal is not None:
+        raise ThermochipError("anneal: training runs fixed learner phases; annealing is for "
+                              "simulate and solve")
     base_dir = base_dir if base_dir is not None else spec_dir(spec)
     spec, data = _dataset(spec, data, base_dir)
     resuming = resume and checkpoint is not None and checkpoint.exists()
