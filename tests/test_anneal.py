@@ -109,3 +109,20 @@ def test_training_refuses_an_annealed_chip():
     spec["anneal"] = {"kT": [[0, 0.01], ["1 us", 0.0]]}
     with pytest.raises(SpecError, match="anneal"):
         load_spec(spec, command="run")
+
+
+def test_solve_does_not_stop_before_its_anneal_ends():
+    """A noise-free chip whose spins freeze early still runs until its last schedule point,
+    then stops once they have stayed put."""
+    from pathlib import Path
+
+    import yaml
+
+    from thermochip.solve import solve
+    root = Path(__file__).resolve().parent.parent
+    spec = yaml.safe_load((root / "examples/oim_maxcut.yaml").read_text())
+    spec["noise"] = {}
+    spec["anneal"] = {"fields": {"S": [[0, 0.4], ["1.5 us", 0.5]]}}
+    result = solve(load_spec(spec, base_dir=root / "examples"), base_dir=root / "examples",
+                   replicas=4, steps=3000, records=100, patience=3)
+    assert result.stopped_early and 1500 <= result.steps_run < 3000

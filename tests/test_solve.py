@@ -217,3 +217,25 @@ def test_problem_files_are_checked_against_the_chip(tmp_path, change, where):
     with pytest.raises(SpecError) as err:
         load_spec(spec, base_dir=tmp_path)
     assert any(p.startswith(where) for p, _ in err.value.problems), err.value.problems
+
+
+def test_a_sweep_of_a_spec_without_a_learner_solves_each_point(tmp_path):
+    """Each point is solved (as thermochip solve): the rows carry best value, P(success)
+    against --target and TTS, and the plots show the best value; training options are
+    refused by name."""
+    from thermochip.plots import plot_sweep
+    from thermochip.sweep import run_sweep
+    spec = ROOT / "examples/oim_maxcut.yaml"
+    rows = run_sweep(spec, ["fields.init.S=0.2,0.4"], repeats=1, out=tmp_path / "s",
+                     workers=1, target=18)
+    assert [r["fields.init.S"] for r in rows] == [0.2, 0.4]
+    for r in rows:
+        assert r["best"] == 18 and 0 < r["success_probability"] <= 1
+        assert r["tts99_steps"] >= 1 and "test_accuracy" not in r
+    names = sorted(p.name for p in plot_sweep(tmp_path / "s"))
+    assert names == ["best_vs_fields.init.S.png"]
+    with pytest.raises(ThermochipError, match="--epochs"):
+        run_sweep(spec, ["fields.init.S=0.2"], out=tmp_path / "t", epochs=2)
+    with pytest.raises(ThermochipError, match="--target"):
+        run_sweep(ROOT / "examples/quickstart.yaml", ["learner.beta=1.0"],
+                  out=tmp_path / "u", target=3)

@@ -177,9 +177,10 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 def plot_sweep(out: str | Path) -> list[Path]:
-    """``accuracy_vs_<field>.png`` for each swept field (one line per combination of the
-    other fields, error bars: standard deviation over seeds) and ``heatmap.png`` of the
-    mean test accuracy when exactly two fields are swept. Returns the files written."""
+    """``accuracy_vs_<field>.png`` (a solve sweep: ``best_vs_<field>.png``) for each swept
+    field (one line per combination of the other fields, error bars: standard deviation over
+    seeds) and ``heatmap.png`` of the mean metric when exactly two fields are swept. Returns
+    the files written."""
     from thermochip.sweep import read_results
 
     plt = _plt()
@@ -193,6 +194,11 @@ def plot_sweep(out: str | Path) -> list[Path]:
     axes = meta["axes"]
     rows = [{**r, **{f: str(r[f]) for f in fields}} for r in rows]  # as keyed in sweep.json
     paths = []
+    # the metric each point reports: a trained point's test accuracy, a solved one's best
+    # value (a cut or a problem's value)
+    metric, scale, ylabel, stem = (("test_accuracy", 100, "test accuracy (%)", "accuracy")
+                                  if "test_accuracy" in rows[0] else
+                                  ("best", 1, "best value", "best"))
 
     def order(field):
         seen = list(dict.fromkeys(r[field] for r in rows))
@@ -210,8 +216,7 @@ def plot_sweep(out: str | Path) -> list[Path]:
         groups: dict[tuple, dict[str, list[float]]] = {}
         for r in rows:
             key = tuple(r[o] for o in others)
-            groups.setdefault(key, {}).setdefault(r[field], []).append(
-                float(r["test_accuracy"]))
+            groups.setdefault(key, {}).setdefault(r[field], []).append(float(r[metric]))
         fig, ax = plt.subplots(figsize=(6, 3.8))
         for key in sorted(groups, key=lambda k: [str(x) for x in k]):
             xs, ys, es = [], [], []
@@ -219,20 +224,21 @@ def plot_sweep(out: str | Path) -> list[Path]:
                 if v in groups[key]:
                     mean, std = _stats(groups[key][v])
                     xs.append(numeric[v] / factor if is_numeric else i)
-                    ys.append(mean * 100)
-                    es.append(std * 100)
+                    ys.append(mean * scale)
+                    es.append(std * scale)
             label = ", ".join(f"{o}={k}" for o, k in zip(others, key)) or None
             ax.errorbar(xs, ys, yerr=es, marker="o", capsize=3, label=label)
         if not is_numeric:
             ax.set_xticks(range(len(values)), values)
         ax.set_xlabel(field + label_unit)
-        ax.set_ylabel("test accuracy (%)")
-        ax.set_title(f"test accuracy against {field} (bars: std over seeds)", fontsize=10)
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{ylabel.split(' (')[0]} against {field} (bars: std over seeds)",
+                     fontsize=10)
         ax.grid(alpha=0.3)
         if others:
             ax.legend(fontsize=7)
         fig.tight_layout()
-        paths.append(out / f"accuracy_vs_{field}.png")
+        paths.append(out / f"{stem}_vs_{field}.png")
         fig.savefig(paths[-1], dpi=120)
         plt.close(fig)
 
@@ -241,9 +247,9 @@ def plot_sweep(out: str | Path) -> list[Path]:
         grid = [[float("nan")] * len(xs_) for _ in ys_]
         cells: dict[tuple, list[float]] = {}
         for r in rows:
-            cells.setdefault((r[fields[0]], r[fields[1]]), []).append(float(r["test_accuracy"]))
-        for (a, b), accs in cells.items():
-            grid[ys_.index(a)][xs_.index(b)] = _stats(accs)[0] * 100
+            cells.setdefault((r[fields[0]], r[fields[1]]), []).append(float(r[metric]))
+        for (a, b), values_ab in cells.items():
+            grid[ys_.index(a)][xs_.index(b)] = _stats(values_ab)[0] * scale
         fig, ax = plt.subplots(figsize=(1.2 * len(xs_) + 3, 0.8 * len(ys_) + 2))
         im = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
         ax.set_xticks(range(len(xs_)), xs_)
@@ -255,7 +261,7 @@ def plot_sweep(out: str | Path) -> list[Path]:
                             fontsize=8)
         ax.set_xlabel(fields[1])
         ax.set_ylabel(fields[0])
-        ax.set_title("mean test accuracy (%)")
+        ax.set_title(f"mean {ylabel}")
         fig.colorbar(im, ax=ax)
         fig.tight_layout()
         paths.append(out / "heatmap.png")

@@ -55,6 +55,12 @@ class Schedule:
     kT: Ramp | None
     coupling_gain: Ramp | None
 
+    @property
+    def end(self) -> float:
+        """The time (s) of the last point of any ramp: every drive is constant after it."""
+        ramps = [*self.fields.values(), self.kT, self.coupling_gain]
+        return max((float(r.times[-1]) for r in ramps if r is not None), default=0.0)
+
     def drives(self, t: float, chip, fields: np.ndarray, noise: np.ndarray) -> tuple:
         """(fields, noise amplitude, coupling gain) at time ``t`` (s), from the registers'
         ``fields`` (2, cell) and the chip's own noise amplitude ``noise`` (cell,), each in its

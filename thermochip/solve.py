@@ -7,7 +7,8 @@ the problem file's own value (its Ising energy or QUBO value, unscaled; smaller 
 Reported: the best and mean values, the probability that a run reaches the target (the
 best known, or without one the best any replica found) and the time to solution at 99 %,
 TTS(t) = t ln(0.01) / ln(1 - P(t)) minimised over the record times t, in steps and in chip
-time. The run stops early once every replica has kept its spins for ``patience`` records.
+time. The run stops early once every replica has kept its spins for ``patience`` records
+(not before its annealing schedules have ended).
 """
 
 from __future__ import annotations
@@ -87,6 +88,36 @@ class SolveResult:
                 "seconds": self.seconds}
 
 
+def save_solution(path: Path, spec: ChipSpec, result: SolveResult) -> None:
+    """A solve's results file (atomically): the resolved spec, the summary (``attrs``) and its
+    arrays (record steps, success curve, each replica's final and best value, the best
+    spins)."""
+    import h5py
+
+    from thermochip import strict_json
+    from thermochip.atomic import atomic_path
+    from thermochip.spec_io import dump_spec
+
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["summary"] = strict_json.dumps(result.summary())
+        f["spec"] = dump_spec(spec)
+        for name in ("record_steps", "success", "final", "best_each", "best_spins"):
+            f[name] = getattr(result, name)
+
+
+def solve_point(spec: ChipSpec, base_dir: Path, target: float | None) -> dict:
+    """One sweep point: :func:`solve`'s metrics and its results file as bytes."""
+    import tempfile
+
+    result = solve(spec, base_dir=base_dir, target=target)
+    with tempfile.TemporaryDirectory(prefix="thermochip-solve-") as tmp:
+        path = Path(tmp) / "point.h5"
+        save_solution(path, spec, result)
+        data = path.read_bytes()
+    return {"best": result.best, "success_probability": float(result.success[-1]),
+            "tts99_steps": result.tts_steps, "seconds": result.seconds, "h5": data}
+
+
 def solve(spec: ChipSpec, *, base_dir: Path | None = None, replicas: int | None = None,
           steps: int | None = None, target: float | None = None, records: int = 50,
           patience: int = 5, progress: bool = False) -> SolveResult:
@@ -101,6 +132,8 @@ def solve(spec: ChipSpec, *, base_dir: Path | None = None, replicas: int | None 
     x = engine.initial_state()
     best_spins = np.ones((engine.B, chip.n))
     record_steps, history, held, done, still = [], [], None, 0, 0
+    annealed = engine.schedule.end if engine.schedule is not None else 0.0
+    settled = int(math.ceil(annealed / spec.integrator.dt))  # no early stop mid-anneal
     bar = progress_bar(total, progress, unit="step", desc="solve")
     t0 = time.perf_counter()
     try:
@@ -115,7 +148,8 @@ def solve(spec: ChipSpec, *, base_dir: Path | None = None, replicas: int | None 
             best_spins[better] = spins[better]
             record_steps.append(done)
             history.append(score)
-            still = still + 1 if held is not None and np.array_equal(spins, held) else 0
+            still = (still + 1 if held is not None and np.array_equal(spins, held)
+                     and done >= settled else 0)
             held = spins
     finally:
         bar.close()

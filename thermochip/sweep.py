@@ -28,14 +28,16 @@ import yaml
 
 from thermochip.atomic import atomic_path
 from thermochip.errors import SpecError, ThermochipError
-from thermochip.memory import training_parts
+from thermochip.memory import simulation_parts, training_parts
 from thermochip.progress import progress_bar
 from thermochip.spec_io import load_spec, with_overrides
 from thermochip.spec_yaml import SpecLoader
 
-#: Result columns after the swept fields, in ``results.csv`` order.
-RESULT_COLUMNS = ("seed", "test_accuracy", "train_accuracy", "seconds", "point_id",
-                  "result_file")
+#: What a point of a training sweep reports, and of a solve sweep (a spec without a learner).
+TRAIN_METRICS = ("test_accuracy", "train_accuracy")
+SOLVE_METRICS = ("best", "success_probability", "tts99_steps")
+#: Numeric result columns (the rest after the swept fields: seed, point_id, result_file).
+NUMERIC = (*TRAIN_METRICS, *SOLVE_METRICS, "seconds")
 
 
 @dataclass
@@ -191,16 +193,20 @@ def _axes(grid: Grid, base_dir: Path) -> dict:
 # Running one point (in a worker)
 
 
-def run_point(spec_dict: dict, base_dir: str, epochs: int | None) -> dict:
-    """Train and score one point on one engine thread; return its summary and its HDF5
-    results file as bytes. Pure: writes only to a private temporary folder."""
+def run_point(spec_dict: dict, base_dir: str, options: dict) -> dict:
+    """Train and score one point (or, for a spec without a learner, solve it) on one engine
+    thread; return its metrics and its HDF5 results file as bytes. ``options``: ``epochs``
+    (training) or ``target`` (solving). Pure: writes only to a private temporary folder."""
     from thermochip._kernels.jit import set_num_threads
     from thermochip.results import save_run
     from thermochip.training import train
 
     set_num_threads(1)
     spec = load_spec(spec_dict, base_dir=base_dir)
-    result = train(spec, base_dir=Path(base_dir), epochs=epochs)
+    if spec.learner is None:
+        from thermochip.solve import solve_point
+        return solve_point(spec, Path(base_dir), options.get("target"))
+    result = train(spec, base_dir=Path(base_dir), epochs=options.get("epochs"))
     with tempfile.TemporaryDirectory(prefix="thermochip-sweep-") as tmp:
         path = Path(tmp) / "point.h5"
         save_run(path, result)
@@ -214,8 +220,8 @@ def run_point(spec_dict: dict, base_dir: str, epochs: int | None) -> dict:
 # The results table
 
 
-def _columns(fields: list[str]) -> list[str]:
-    return [*fields, *RESULT_COLUMNS]
+def _columns(fields: list[str], metrics: tuple[str, ...]) -> list[str]:
+    return [*fields, "seed", *metrics, "seconds", "point_id", "result_file"]
 
 
 def read_results(out: str | os.PathLike) -> tuple[list[str], list[dict]]:
@@ -234,7 +240,7 @@ def _typed(row: dict) -> dict:
     for column, text in row.items():
         if column == "seed":
             out[column] = int(text)
-        elif column in ("test_accuracy", "train_accuracy", "seconds"):
+        elif column in NUMERIC:
             out[column] = float(text)
         elif column in ("point_id", "result_file"):
             out[column] = text
@@ -261,8 +267,7 @@ def _store_point(out: Path, columns: list[str], rows: list[dict], point: Point,
     with atomic_path(out / rel) as tmp:
         tmp.write_bytes(result["h5"])
     row = {**{p: v for p, v in point.values.items()}, "seed": point.seed,
-           "test_accuracy": result["test_accuracy"],
-           "train_accuracy": result["train_accuracy"],
+           **{m: result[m] for m in columns if m in NUMERIC and m != "seconds"},
            "seconds": round(result["seconds"], 3), "point_id": point.point_id,
            "result_file": rel}
     rows.append(row)
@@ -292,16 +297,29 @@ def _write_meta(out: Path, grid: Grid, axes: dict) -> None:
 def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
               out: str | os.PathLike = "sweep", *, workers: int | None = None,
               scheduler: str | None = None, epochs: int | None = None,
-              progress: bool = False) -> list[dict]:
+              target: float | None = None, progress: bool = False) -> list[dict]:
     """Run every grid point not already in ``OUT/results.csv``; return the rows (dicts) of
-    all the grid's points, in grid order. ``workers``: local processes (default: one per
-    point, at most one per core); ``scheduler``: a Dask distributed scheduler address, used
-    instead. Points that fail are reported together in one error after the others finish."""
+    all the grid's points, in grid order. A spec with a learner trains each point (test and
+    train accuracy; ``epochs`` overrides its own); one without solves it
+    (:func:`thermochip.solve.solve`: best value, success probability against ``target``,
+    TTS). ``workers``: local processes (default: one per point, at most one per core);
+    ``scheduler``: a Dask distributed scheduler address, used instead. Points that fail are
+    reported together in one error after the others finish."""
     if epochs is not None and epochs < 1:
         raise ThermochipError(f"--epochs must be >= 1; got {epochs}")
     if workers is not None and workers < 1:
         raise ThermochipError(f"--workers must be >= 1; got {workers}")
     grid = expand_grid(spec_path, sets, repeats)
+    solving = load_spec(spec_path).learner is None
+    if solving and epochs is not None:
+        raise ThermochipError("--epochs: this spec has no learner; its points are solved "
+                              "(thermochip solve), not trained")
+    if solving:  # a spec that can be solved: a sparse graph or a problem file
+        from thermochip.solve import objective
+        objective(load_spec(spec_path), Path(spec_path).resolve().parent)
+    if not solving and target is not None:
+        raise ThermochipError("--target: this spec trains its points; --target is for specs "
+                              "without a learner (solved)")
     data = load_spec(spec_path).data
     if data is not None and data.task == "regression":
         raise ThermochipError(f"{spec_path}: data.task regression: a sweep compares test "
@@ -309,7 +327,7 @@ def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
                               f"thermochip run, which reports RMSE and R^2)")
     out = Path(out)
     base_dir = str(Path(spec_path).resolve().parent)
-    columns = _columns(grid.fields)
+    columns = _columns(grid.fields, SOLVE_METRICS if solving else TRAIN_METRICS)
     old_columns, rows = read_results(out)
     if old_columns and old_columns != columns:
         raise ThermochipError(f"{out / 'results.csv'} holds another sweep (columns "
@@ -325,8 +343,9 @@ def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
     failures: list[str] = []
     try:
         if todo:
-            runner = (_run_dask if scheduler else _run_local)(todo, base_dir, epochs, workers,
-                                                              scheduler)
+            options = {"target": target} if solving else {"epochs": epochs}
+            runner = (_run_dask if scheduler else _run_local)(todo, base_dir, options,
+                                                              workers, scheduler)
             try:
                 for point, result, error in runner:
                     if error is not None:
@@ -353,17 +372,19 @@ def _error_text(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}".splitlines()[0]
 
 
-def _run_local(todo, base_dir, epochs, workers, scheduler):
+def _run_local(todo, base_dir, options, workers, scheduler):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     n = workers or min(len(todo), os.cpu_count() or 1)
-    require(training_parts(load_spec(todo[0].spec, base_dir=Path(base_dir))), n)
+    first = load_spec(todo[0].spec, base_dir=Path(base_dir))
+    require(simulation_parts(first, first_steps(first)) if first.learner is None
+            else training_parts(first), n)
     # spawn: the parent may already run numba / OpenMP threads, which fork does not copy.
     pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
                                initializer=watch_parent, initargs=(os.getpid(),))
     try:
-        futures = {pool.submit(run_point, p.spec, base_dir, epochs): p for p in todo}
+        futures = {pool.submit(run_point, p.spec, base_dir, options): p for p in todo}
         for future in as_completed(futures):
             try:
                 yield futures[future], future.result(), None
@@ -375,6 +396,12 @@ def _run_local(todo, base_dir, epochs, workers, scheduler):
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
+
+
+def first_steps(spec) -> int:
+    """The steps a solved point runs (its spec's length)."""
+    from thermochip.chip import run_steps
+    return run_steps(spec)
 
 
 def require(parts: dict[str, float], workers: int) -> None:
@@ -403,7 +430,7 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _run_dask(todo, base_dir, epochs, workers, scheduler):
+def _run_dask(todo, base_dir, options, workers, scheduler):
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -416,7 +443,7 @@ def _run_dask(todo, base_dir, epochs, workers, scheduler):
     futures = {}
     try:
         for p in todo:
-            future = client.submit(run_point, p.spec, base_dir, epochs, pure=False,
+            future = client.submit(run_point, p.spec, base_dir, options, pure=False,
                                    key=f"thermochip-point-{p.point_id}-{time.time_ns()}")
             futures[future] = p
         for future in as_completed(list(futures)):
