@@ -49,8 +49,8 @@ def test_simulate_writes_results(example, tmp_path):
         L = 2 ** (f["couplings"].attrs["bits"] - 1) - 1
         assert np.array_equal(codes, codes.T) and np.abs(codes).max() <= L
         if "adc" in spec:
-            c = f["adc/codes"][:]
-            assert c.shape[0] == 3 and c.max() < 2 ** f["adc"].attrs["bits"]
+            c = f["adc/codes"][:]  # a slow ADC may take no sample in 40 steps
+            assert c.shape[0] == 3 and (c.size == 0 or c.max() < 2 ** f["adc"].attrs["bits"])
             assert f["adc/saturated"].shape[0] == n
 
 
