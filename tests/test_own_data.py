@@ -296,3 +296,20 @@ def test_regression_refuses_what_has_no_value_read_out(tmp_path, change, where):
     with pytest.raises(SpecError) as err:
         tc.load_spec(spec)
     assert any(path.startswith(where) for path, _ in err.value.problems), err.value.problems
+
+
+def test_a_regression_sweep_records_rmse(tmp_path):
+    """A sweep over a regression spec: each point's RMSE and R^2 in the table, RMSE plotted."""
+    from thermochip.plots import plot_sweep
+    from thermochip.sweep import run_sweep
+    rng = np.random.default_rng(6)
+    x = rng.uniform(-1, 1, (120, 3))
+    np.savez(tmp_path / "r.npz", X=x, y=np.tanh(x[:, 0] - x[:, 1]))
+    spec = small_spec(3, 1, path="r.npz", task="regression")
+    spec["train"]["epochs"] = 2
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    rows = run_sweep(tmp_path / "spec.yaml", ["learner.beta=0.5,1.0"], out=tmp_path / "s",
+                     workers=1)
+    for r in rows:
+        assert r["test_rmse"] > 0 and np.isfinite(r["test_r2"]) and "test_accuracy" not in r
+    assert [p.name for p in plot_sweep(tmp_path / "s")] == ["rmse_vs_learner.beta.png"]

@@ -177,10 +177,10 @@ def _stats(values: list[float]) -> tuple[float, float]:
 
 
 def plot_sweep(out: str | Path) -> list[Path]:
-    """``accuracy_vs_<field>.png`` (a solve sweep: ``best_vs_<field>.png``) for each swept
-    field (one line per combination of the other fields, error bars: standard deviation over
-    seeds) and ``heatmap.png`` of the mean metric when exactly two fields are swept. Returns
-    the files written."""
+    """``accuracy_vs_<field>.png`` (regression: ``rmse_vs_``; a solve sweep: ``best_vs_``) for
+    each swept field (one line per combination of the other fields, error bars: standard
+    deviation over seeds) and ``heatmap.png`` of the mean metric when exactly two fields are
+    swept. Returns the files written."""
     from thermochip.sweep import read_results
 
     plt = _plt()
@@ -194,10 +194,12 @@ def plot_sweep(out: str | Path) -> list[Path]:
     axes = meta["axes"]
     rows = [{**r, **{f: str(r[f]) for f in fields}} for r in rows]  # as keyed in sweep.json
     paths = []
-    # the metric each point reports: a trained point's test accuracy, a solved one's best
-    # value (a cut or a problem's value)
+    # the metric each point reports: a trained point's test accuracy (regression: RMSE), a
+    # solved one's best value (a cut or a problem's value)
     metric, scale, ylabel, stem = (("test_accuracy", 100, "test accuracy (%)", "accuracy")
                                   if "test_accuracy" in rows[0] else
+                                  ("test_rmse", 1, "test RMSE", "rmse")
+                                  if "test_rmse" in rows[0] else
                                   ("best", 1, "best value", "best"))
 
     def order(field):

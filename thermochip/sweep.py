@@ -35,9 +35,10 @@ from thermochip.spec_yaml import SpecLoader
 
 #: What a point of a training sweep reports, and of a solve sweep (a spec without a learner).
 TRAIN_METRICS = ("test_accuracy", "train_accuracy")
+REGRESSION_METRICS = ("test_rmse", "test_r2", "train_rmse")  # data.task: regression
 SOLVE_METRICS = ("best", "success_probability", "tts99_steps")
 #: Numeric result columns (the rest after the swept fields: seed, point_id, result_file).
-NUMERIC = (*TRAIN_METRICS, *SOLVE_METRICS, "seconds")
+NUMERIC = (*TRAIN_METRICS, *REGRESSION_METRICS, *SOLVE_METRICS, "seconds")
 
 
 @dataclass
@@ -212,7 +213,8 @@ def run_point(spec_dict: dict, base_dir: str, options: dict) -> dict:
         save_run(path, result)
         data = path.read_bytes()
     return {"test_accuracy": float(result.test.accuracy),
-            "train_accuracy": float(result.train_accuracy),
+            "train_accuracy": float(result.train_accuracy), "test_rmse": result.test.rmse,
+            "test_r2": result.test.r2, "train_rmse": result.train_rmse,
             "seconds": float(result.seconds), "h5": data}
 
 
@@ -300,7 +302,8 @@ def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
               target: float | None = None, progress: bool = False) -> list[dict]:
     """Run every grid point not already in ``OUT/results.csv``; return the rows (dicts) of
     all the grid's points, in grid order. A spec with a learner trains each point (test and
-    train accuracy; ``epochs`` overrides its own); one without solves it
+    train accuracy, or for regression RMSE and R^2; ``epochs`` overrides its own); one
+    without solves it
     (:func:`thermochip.solve.solve`: best value, success probability against ``target``,
     TTS). ``workers``: local processes (default: one per point, at most one per core);
     ``scheduler``: a Dask distributed scheduler address, used instead. Points that fail are
@@ -321,13 +324,11 @@ def run_sweep(spec_path: str | os.PathLike, sets: list[str], repeats: int = 1,
         raise ThermochipError("--target: this spec trains its points; --target is for specs "
                               "without a learner (solved)")
     data = load_spec(spec_path).data
-    if data is not None and data.task == "regression":
-        raise ThermochipError(f"{spec_path}: data.task regression: a sweep compares test "
-                              f"accuracy, which regression has not (train each point with "
-                              f"thermochip run, which reports RMSE and R^2)")
+    regression = data is not None and data.task == "regression"
     out = Path(out)
     base_dir = str(Path(spec_path).resolve().parent)
-    columns = _columns(grid.fields, SOLVE_METRICS if solving else TRAIN_METRICS)
+    columns = _columns(grid.fields, SOLVE_METRICS if solving else
+                       REGRESSION_METRICS if regression else TRAIN_METRICS)
     old_columns, rows = read_results(out)
     if old_columns and old_columns != columns:
         raise ThermochipError(f"{out / 'results.csv'} holds another sweep (columns "
