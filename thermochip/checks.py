@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import device_models
+from thermochip.datasets import SHAPES
 from thermochip.errors import ThermochipError
 from thermochip.spec import (
     ChipSpec,
@@ -288,8 +289,6 @@ def directed_where(spec: ChipSpec) -> str:
     return "couplings.asymmetric" if spec.couplings.asymmetric else "topology.feedforward"
 
 
-#: Pixels and classes of the data sets (all have 10 classes).
-DATA_SHAPES = {"digits": (64, 10), "mnist": (784, 10), "fashion_mnist": (784, 10)}
 
 
 def _merged_params(spec: ChipSpec, model) -> dict:
@@ -343,7 +342,7 @@ def data_shape(data, base_dir: Path | None) -> tuple[str, int, int]:
     """(data set name, features, classes) of a data section (None for a file data set
     without a path: arrays from Python); a user's file is read for it."""
     if data.dataset != "file":
-        return (data.dataset, *DATA_SHAPES[data.dataset])
+        return (data.dataset, *SHAPES[data.dataset][1:])
     if data.path is None:
         return None
     from thermochip.data import load_dataset

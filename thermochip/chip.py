@@ -66,9 +66,10 @@ def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
 
 def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
                       rng: np.random.Generator) -> np.ndarray:
-    """Target coupling values (before the DAC), zero off the topology. Random, constant and
-    edge inits give one value per pair (symmetric before masking); ``values`` / ``file`` may
-    be non-symmetric (directed chips only, see :mod:`thermochip.checks`)."""
+    """Target coupling values (before the DAC), zero off the topology (a problem file's:
+    :func:`problem_fields`). Random, constant and edge inits give one value per pair
+    (symmetric before masking); ``values`` / ``file`` may be non-symmetric (directed chips
+    only, see :mod:`thermochip.checks`)."""
     init = spec.couplings.init
     n = mask.shape[0]
     if isinstance(init, RandomInit):
@@ -86,8 +87,6 @@ def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
         J = np.array(init.J, dtype=np.float64)
     elif isinstance(init, FileInit):
         J = read_matrix(resolve_path(init.path, base_dir))
-    elif isinstance(init, ProblemInit):
-        J = problem_fields(spec, base_dir)[0]
     else:
         J = np.full((n, n), init.value)
     return np.where(mask, J, 0.0)
@@ -331,7 +330,11 @@ class Chip:
         directed = spec.directed
 
         # every draw from the chip's stream in a fixed order: the chip is a function of the seed
-        target = initial_couplings(spec, mask, base_dir, rng)
+        # a problem file sets the couplings and field 0 together: read once
+        problem = (problem_fields(spec, base_dir)
+                   if isinstance(spec.couplings.init, ProblemInit) else None)
+        target = (np.where(mask, problem[0], 0.0) if problem is not None
+                  else initial_couplings(spec, mask, base_dir, rng))
         d = spec.couplings.dac
         if directed:  # round every device's value: one device per direction
             codes, clipped = dac.to_codes(target, d.bits, d.full_scale, d.rounding, rng)
@@ -349,8 +352,8 @@ class Chip:
             if name is not None:
                 fvals[k] = np.broadcast_to(
                     np.asarray(spec.fields.init.get(name, model.field_defaults[k]), float), n)
-        if isinstance(spec.couplings.init, ProblemInit):  # the problem's linear field
-            fvals[0] = problem_fields(spec, base_dir)[1]
+        if problem is not None:  # the problem's linear field
+            fvals[0] = problem[1]
         fd = spec.fields.dac
         fcodes, fclipped = dac.to_codes(fvals, fd.bits, fd.full_scale, fd.rounding, rng)
 

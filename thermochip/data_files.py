@@ -8,7 +8,7 @@ CSV and IDX files into raw arrays, and describing their shape without reading th
   optional header row; the last column is the label, an integer or a class name (sorted
   names become classes 0, 1, ...), or for regression the last ``data.targets`` columns are
   real targets.
-- a folder of IDX files: the four files of :data:`thermochip.data.IDX_FILES`, images of any
+- a folder of IDX files: the four files of :data:`thermochip.idx.IDX_FILES`, images of any
   shape and any number of classes.
 
 :func:`own_data` turns them into a scaled train / test split (features to [0, 1] by their
@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from thermochip.errors import ThermochipError
+from thermochip.idx import IDX_FILES, idx_files_in, read_idx
 from thermochip.memory import check_read
 from thermochip.spec import DataSpec
 
@@ -148,8 +149,7 @@ def _numbers(path: Path, rows: list[list[str]], first: int, column0: int = 0) ->
 
 
 def _read_idx_folder(folder: Path) -> Table:
-    from thermochip.data import IDX_FILES, _idx_files_in, read_idx
-    files = _idx_files_in(folder)
+    files = idx_files_in(folder)
     if files is None:
         raise ThermochipError(f"data.path {folder} does not hold the four IDX files "
                               f"({', '.join(IDX_FILES.values())}; .gz allowed)")
@@ -255,16 +255,7 @@ def own_data(spec: DataSpec, base_dir: Path | None = None, arrays=None) -> dict:
 
 def _targets(a: np.ndarray, source: str, what: str) -> np.ndarray:
     """(sample, target) float64 regression targets, refusing non-finite ones by row."""
-    if not np.issubdtype(a.dtype, np.number):
-        raise ThermochipError(f"{source}: {what} holds {a.dtype} values; regression targets "
-                              f"are numbers")
-    t = a.reshape(len(a), -1).astype(np.float64)
-    bad = ~np.isfinite(t)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ThermochipError(f"{source}: {what} row {row} target {col} is {t[row, col]} "
-                              f"(targets must be finite)")
-    return t
+    return _finite(a, source, what, "target")
 
 
 def scale_targets(t: np.ndarray, target_range: np.ndarray) -> np.ndarray:
@@ -283,14 +274,20 @@ def unscale_targets(r: np.ndarray, target_range: np.ndarray) -> np.ndarray:
 
 def _features(a: np.ndarray, source: str, what: str) -> np.ndarray:
     """(sample, feature) float64 of any numeric array, refusing non-finite values by row."""
+    return _finite(a, source, what, "feature")
+
+
+def _finite(a: np.ndarray, source: str, what: str, kind: str) -> np.ndarray:
+    """``a`` as (sample, kind) float64; one line naming ``what`` and the row and column of a
+    value that is not a number or not finite."""
     if not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise ThermochipError(f"{source}: {what} holds {a.dtype} values, not numbers")
     flat = a.reshape(len(a), -1).astype(np.float64)
     bad = ~np.isfinite(flat)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise ThermochipError(f"{source}: {what} row {row} feature {col} is {flat[row, col]} "
-                              f"(features must be finite)")
+        raise ThermochipError(f"{source}: {what} row {row} {kind} {col} is {flat[row, col]} "
+                              f"({kind}s must be finite)")
     return flat
 
 

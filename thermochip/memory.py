@@ -30,9 +30,6 @@ PER_PAIR = 72
 PER_SAMPLE = 29
 #: The interpreter, numpy, numba and the compiled kernels (measured: about 190 MiB).
 BASE = 200 * 2 ** 20
-#: Samples in the full IDX sets (train + test).
-IDX_SAMPLES = {"mnist": 70_000, "fashion_mnist": 70_000, "digits": 1797}
-
 _UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9,
           "t": 1e12, "tb": 1e12, "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
 
@@ -166,9 +163,9 @@ def training_parts(spec) -> dict[str, float]:
         engine_bytes(spec, train.eval_replicas, steps) \
         + adc_bytes(spec, train.eval_replicas, window)
     if spec.data is not None and spec.data.dataset != "file":  # a file is bounded as it is read
-        from thermochip.checks import DATA_SHAPES
-        pixels = DATA_SHAPES[spec.data.dataset][0]
-        parts["data set"] = IDX_SAMPLES[spec.data.dataset] * pixels * (1 + 4 + 4)
+        from thermochip.datasets import SHAPES
+        samples, pixels, _ = SHAPES[spec.data.dataset]
+        parts["data set"] = samples * pixels * (1 + 4 + 4)
     return parts
 
 
