@@ -4,12 +4,12 @@ with the structural ones."""
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 import numpy as np
 
 import device_models
+from thermochip.checks_solver import anneal_problems, choices_text, problem_problems
 from thermochip.datasets import SHAPES
 from thermochip.errors import ThermochipError
 from thermochip.spec import (
@@ -25,12 +25,6 @@ from thermochip.spec_build import build_dataclass
 from thermochip.spec_files import read_edges, read_matrix, resolve_path
 
 
-def _choices(value: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(value, choices, n=1)
-    hint = f"; did you mean '{close[0]}'?" if close else ""
-    return f"choices: {', '.join(choices)}{hint}"
-
-
 def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[str, str]]:
 
     out: list[tuple[str, str]] = []
@@ -39,13 +33,13 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
     # -- model, preset, parameters
     if cells.model not in device_models.list_models():
         out.append(("cells.model", f"unknown model '{cells.model}'; "
-                                   f"{_choices(cells.model, device_models.list_models())}"))
+                                   f"{choices_text(cells.model, device_models.list_models())}"))
         return out
     model = device_models.get_model(cells.model)
     if cells.preset is not None and cells.preset not in device_models.list_presets(model.name):
         presets = device_models.list_presets(model.name)
         out.append(("cells.preset", f"unknown preset '{cells.preset}' for model "
-                                    f"{model.name}; {_choices(cells.preset, presets)}"))
+                                    f"{model.name}; {choices_text(cells.preset, presets)}"))
     params, param_problems = build_dataclass(model.params, _merged_params(spec, model),
                                              "cells.params")
     out += param_problems
@@ -136,10 +130,10 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                                    "couplings.asymmetric: true for directed couplers)"))
 
     if isinstance(init, ProblemInit):
-        out += _problem_problems(spec, model, n, base_dir)
+        out += problem_problems(spec, model, n, base_dir)
 
     if spec.anneal is not None:
-        out += _anneal_problems(spec, model)
+        out += anneal_problems(spec, model)
 
     # -- fields
     names = [f for f in model.field_names if f is not None]
@@ -147,7 +141,7 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
         where = f"fields.init.{name}"
         if name not in names:
             out.append((where, f"model {model.name} has no field '{name}'; "
-                               f"{_choices(name, names)}"))
+                               f"{choices_text(name, names)}"))
             continue
         arr = np.asarray(value, dtype=object)
         if arr.ndim > 1 or (arr.ndim == 1 and len(arr) != n):
@@ -222,66 +216,6 @@ def spec_problems(spec: ChipSpec, base_dir: Path | None = None) -> list[tuple[st
                                       "out data.validation (e.g. 0.1)"))
     # the learner's needs of the data are checked once the data can be read
     return out + data + (_learner_problems(spec, model, params, base_dir) if not data else [])
-
-
-def _problem_problems(spec: ChipSpec, model, n: int,
-                      base_dir: Path | None) -> list[tuple[str, str]]:
-    """A problem file must be n x n and finite, its pairs couplers of the topology (all to
-    all, or the sparse edges), and the linear field it sets must not be set again."""
-    from thermochip.problems import problem_ising, read_problem
-    init, topo = spec.couplings.init, spec.topology
-    try:
-        W = read_problem(resolve_path(init.path, base_dir), n)
-    except ThermochipError as err:
-        return [("couplings.init.path", str(err))]
-    if W.shape != (n, n):
-        return [("couplings.init.path", f"the problem has {W.shape[0]} variables; the chip "
-                                        f"has {n} cells")]
-    out = []
-    if model.field_names[0] in spec.fields.init:
-        out.append((f"fields.init.{model.field_names[0]}", "the problem file sets the linear "
-                                                           "field; leave it out"))
-    if isinstance(topo, Layered) or spec.directed:
-        return out + [("couplings.init.kind", "a problem's couplings are reciprocal pairs: "
-                                              "give an all_to_all or sparse topology")]
-    if isinstance(topo, Sparse):
-        J = problem_ising(W, init.form)[0]
-        allowed = np.zeros((n, n), dtype=bool)
-        try:
-            e = read_edges(topo, base_dir).astype(int)
-        except (OSError, ValueError, ThermochipError):  # reported with the topology
-            return out
-        allowed[e[:, 0], e[:, 1]] = allowed[e[:, 1], e[:, 0]] = True
-        missing = np.argwhere((J != 0) & ~allowed)
-        if len(missing):
-            i, j = missing[0]
-            out.append(("couplings.init.path", f"the problem couples cells {i} and {j}, "
-                                               f"which the sparse topology does not join"))
-    return out
-
-
-def _anneal_problems(spec: ChipSpec, model) -> list[tuple[str, str]]:
-    """Schedules must be [time, value] lists on the model's fields, kT never negative."""
-    from thermochip.schedules import ramp
-    anneal, out = spec.anneal, []
-    names = [f for f in model.field_names if f is not None]
-    ramps = [(f"anneal.fields.{name}", points) for name, points in anneal.fields.items()]
-    ramps += [(f"anneal.{name}", getattr(anneal, name)) for name in ("kT", "coupling_gain")
-              if getattr(anneal, name) is not None]
-    for where, points in ramps:
-        name = where.rsplit(".", 1)[1]
-        if where.startswith("anneal.fields.") and name not in names:
-            out.append((where, f"model {model.name} has no field '{name}'; "
-                               f"{_choices(name, names)}"))
-            continue
-        try:
-            r = ramp(points, where)
-        except ValueError as err:
-            out.append((where, str(err).split(": ", 1)[1]))
-            continue
-        if name == "kT" and np.any(r.values < 0):
-            out.append((where, "temperatures must be >= 0"))
-    return out
 
 
 def directed_where(spec: ChipSpec) -> str:
