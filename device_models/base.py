@@ -200,14 +200,16 @@ class CellModel:
                                     for c in range(self.n_channels)) / M
 
     def energy(self, p, x, J, f0, f1):
-        """V per replica. x: (replica, cell); J: (cell, cell) symmetric; f0, f1: (cell,) or
-        (replica, cell). Returns (replica,) float64."""
+        """V per replica. x: (replica, cell); J: (cell, cell) symmetric (an array, or a scipy
+        sparse matrix); f0, f1: (cell,) or (replica, cell). Returns (replica,) float64."""
         x = np.asarray(x, dtype=np.float64)
-        J = np.asarray(J, dtype=np.float64)
+        if not hasattr(J, "tocsr"):  # a scipy sparse J (an edge-stored chip's) stays sparse
+            J = np.asarray(J, dtype=np.float64)
         e = self.local_energy(p, x, f0, f1).sum(axis=-1)
         for c in range(self.n_channels):
             u = self.channel(p, x, c)
-            e = e + 0.5 * self.pair_sign * ((u @ J) * u).sum(axis=-1)
+            uJ = u @ J if isinstance(J, np.ndarray) else (J @ u.T).T  # J symmetric
+            e = e + 0.5 * self.pair_sign * (uJ * u).sum(axis=-1)
         return e
 
     def readout_index(self, mode: str | None) -> int:

@@ -192,13 +192,13 @@ def test_a_colouring_never_puts_two_coupled_cells_in_one_class(seed):
     masks["layered"] = layers
     for name, mask in masks.items():
         np.fill_diagonal(mask, False)
-        classes = colour_classes(mask)
+        classes = colour_classes(n, *np.nonzero(mask))
         assert sorted(np.concatenate(classes).tolist()) == list(range(n)), name
         adj = mask | mask.T
         for c in classes:
             assert not adj[np.ix_(c, c)].any(), name
-    assert len(colour_classes(masks["layered"])) == 2             # bipartite: two classes
-    assert len(colour_classes(masks["complete"])) == n            # complete: one per cell
+    assert len(colour_classes(n, *np.nonzero(masks["layered"]))) == 2    # bipartite: two
+    assert len(colour_classes(n, *np.nonzero(masks["complete"]))) == n   # complete: one each
 
 
 def _single_cells(fields, kT=1.0, params=None, mismatch=None, steps=400):

@@ -37,8 +37,8 @@ def test_integrated_autocorrelation_time_of_an_ar1_series():
 def test_sampling_stats_of_independent_samples():
     rng = np.random.default_rng(4)
     x = np.where(rng.random((8, 5000, 3)) < 0.75, 1.0, -1.0)    # P(+1) = 0.75
-    mask = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool)
-    s = sampling_stats(x, mask, sample_period=1e-9, wall_seconds=2.0)
+    pairs = np.array([[0, 1], [1, 2]])
+    s = sampling_stats(x, pairs, sample_period=1e-9, wall_seconds=2.0)
     n = 8 * 4500  # after the 10 % burn-in
     assert s.samples == 4500 and abs(s.tau_int - 1) < 0.05
     np.testing.assert_allclose(s.magnetisation, 0.5, atol=5 * np.sqrt(0.75 / n))

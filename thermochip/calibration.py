@@ -240,7 +240,8 @@ def calibrate(spec: ChipSpec, base_dir: Path | None = None) -> CalibrationReport
     t0 = time.perf_counter()
     n = memory.cells(spec)
     unknowns = n * (n - 1) / 2 + n
-    memory.require({"couplings (cell x cell arrays)": memory.chip_bytes(spec),
+    chip_bytes = memory.chip_bytes(spec, base_dir, dense_views=True)
+    memory.require({"couplings (cell x cell arrays)": chip_bytes,
                     "ADC chunk": float(MAX_CHUNK_SAMPLES) * memory.PER_SAMPLE,
                     "normal equations": 2 * 8 * unknowns ** 2},
                    "this calibration")

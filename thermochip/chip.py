@@ -9,6 +9,10 @@ On a reciprocal chip (the default) one device serves both directions of a pair, 
 mismatch, write noise and delays are drawn once per pair and every (cell, cell) array is
 symmetric. On a directed chip (``couplings.asymmetric`` or a feed-forward layered topology,
 see :attr:`ChipSpec.directed`) each direction is its own device with its own draws.
+
+Sparse chips store every per-coupler array per edge (:mod:`thermochip.couplers`): their draws
+are one per device in edge order, so nothing grows with cells squared; all-to-all and layered
+chips store (cell, cell) arrays.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import device_models
 from device_models import dac
 from device_models import noise as device_noise
 from device_models.base import CellModel
+from thermochip.couplers import Couplers
 from thermochip.errors import ThermochipError
 from thermochip.graph import colour_classes
 from thermochip.registers import DacParams, Devices, Register
@@ -44,9 +49,9 @@ TWO_PI = 2 * np.pi
 
 
 def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
-    """(cell, cell) bool: ``mask[i, j]`` when a device carries cell j into cell i; no
-    diagonal. Symmetric except for feed-forward layered chips (only layer k into layer k+1:
-    rows in layer k+1, columns in layer k)."""
+    """(cell, cell) bool of an all-to-all or layered chip: ``mask[i, j]`` when a device
+    carries cell j into cell i; no diagonal. Symmetric except for feed-forward layered chips
+    (only layer k into layer k+1: rows in layer k+1, columns in layer k)."""
     n = spec.n_cells
     topo = spec.topology
     if isinstance(topo, Layered):
@@ -55,22 +60,28 @@ def topology_mask(spec: ChipSpec, base_dir: Path | None) -> np.ndarray:
         for a, b, c in zip(starts[:-2], starts[1:-1], starts[2:]):
             mask[a:b, b:c] = True
         return mask.T.copy() if topo.feedforward else mask | mask.T
-    if isinstance(topo, Sparse):
-        mask = np.zeros((n, n), dtype=bool)
-        e = read_edges(topo, base_dir)
-        i, j = e[:, 0].astype(int), e[:, 1].astype(int)
-        mask[i, j] = mask[j, i] = True
-        return mask
     return ~np.eye(n, dtype=bool)
 
 
-def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
+def topology_couplers(spec: ChipSpec, base_dir: Path | None) -> Couplers:
+    """The chip's coupler entries: per edge for a sparse topology, else a dense mask
+    (:func:`topology_mask`)."""
+    if isinstance(spec.topology, Sparse):
+        e = read_edges(spec.topology, base_dir)
+        return Couplers.from_pairs(spec.n_cells, e[:, :2].astype(np.int64))
+    return Couplers.from_mask(topology_mask(spec, base_dir))
+
+
+def initial_couplings(spec: ChipSpec, couplers: Couplers, base_dir: Path | None,
                       rng: np.random.Generator) -> np.ndarray:
-    """Target coupling values (before the DAC), zero off the topology (a problem file's:
-    :func:`problem_fields`). Random, constant and edge inits give one value per pair
-    (symmetric before masking); ``values`` / ``file`` may be non-symmetric (directed chips
+    """Target coupling values (before the DAC) in the couplers' storage, zero off the
+    topology (a problem file's: :func:`problem_fields`). Random, constant and edge inits give
+    one value per pair (symmetric); ``values`` / ``file`` may be non-symmetric (directed chips
     only, see :mod:`thermochip.checks`)."""
     init = spec.couplings.init
+    if couplers.edges:
+        return _edge_couplings(spec, couplers, base_dir, rng)
+    mask = couplers.mask
     n = mask.shape[0]
     if isinstance(init, RandomInit):
         std = np.full((n, n), init.std)
@@ -78,11 +89,6 @@ def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
             std = std / np.sqrt(fan_in(spec, mask))
         J = np.triu(rng.standard_normal((n, n)) * std, 1)
         J = J + J.T
-    elif isinstance(init, EdgesInit):
-        J = np.zeros((n, n))
-        e = read_edges(spec.topology, base_dir)
-        i, j = e[:, 0].astype(int), e[:, 1].astype(int)
-        J[i, j] = J[j, i] = init.scale * e[:, 2]
     elif isinstance(init, ValuesInit):
         J = np.array(init.J, dtype=np.float64)
     elif isinstance(init, FileInit):
@@ -90,6 +96,32 @@ def initial_couplings(spec: ChipSpec, mask: np.ndarray, base_dir: Path | None,
     else:
         J = np.full((n, n), init.value)
     return np.where(mask, J, 0.0)
+
+
+def _edge_couplings(spec: ChipSpec, couplers: Couplers, base_dir: Path | None,
+                    rng: np.random.Generator) -> np.ndarray:
+    """(entry,) target values of a sparse chip: random ones drawn per pair in edge order,
+    with fan-in the larger degree of the pair's two cells."""
+    init = spec.couplings.init
+    i, j = couplers.i, couplers.j
+    if isinstance(init, RandomInit):
+        std = np.full(couplers.count, init.std)
+        if init.fan_in_scaling:
+            deg = np.maximum(couplers.degree(), 1)
+            std = std / np.sqrt(np.maximum(deg[i], deg[j]))
+        return couplers.draw(rng, directed=False) * std
+    if isinstance(init, EdgesInit):
+        e = read_edges(spec.topology, base_dir)
+        a, b = e[:, 0].astype(np.int64), e[:, 1].astype(np.int64)
+        J = np.zeros(couplers.count)
+        for r, s in ((a, b), (b, a)):  # a repeated edge: its last row's weight
+            J[couplers.index(r, s)] = init.scale * e[:, 2]
+        return J
+    if isinstance(init, ValuesInit):
+        return np.array(init.J, dtype=np.float64)[i, j]
+    if isinstance(init, FileInit):
+        return read_matrix(resolve_path(init.path, base_dir))[i, j]
+    return np.full(couplers.count, float(init.value))
 
 
 def problem_fields(spec: ChipSpec, base_dir: Path | None) -> tuple[np.ndarray, np.ndarray]:
@@ -131,10 +163,29 @@ def directed_draw(rng: np.random.Generator, n: int) -> np.ndarray:
     return a
 
 
-def coupler_draw(rng: np.random.Generator, n: int, directed: bool) -> np.ndarray:
-    """One standard normal per coupler device: per direction if ``directed``, else per pair."""
+def coupler_draw(rng: np.random.Generator, couplers: Couplers, directed: bool) -> np.ndarray:
+    """One standard normal per coupler device (per direction if ``directed``, else per pair),
+    in the couplers' storage."""
+    if couplers.edges:
+        return couplers.draw(rng, directed)
+    n = couplers.n
     return directed_draw(rng, n) if directed else symmetric_draw(rng, n)
 
+
+def coupler_codes(target: np.ndarray, couplers: Couplers, directed: bool, d,
+                  rng: np.random.Generator) -> tuple[np.ndarray, int]:
+    """(codes, clipped) of the coupling DAC ``d``'s first write: every device's value rounded
+    once (per direction if ``directed``, else per pair, both directions sharing its code)."""
+    if directed:
+        return dac.to_codes(target, d.bits, d.full_scale, d.rounding, rng)
+    if couplers.edges:
+        own = np.flatnonzero(couplers.upper == np.arange(couplers.count))
+        codes, clipped = dac.to_codes(target[own], d.bits, d.full_scale, d.rounding, rng)
+        full = np.zeros(couplers.count, dtype=codes.dtype)
+        full[own] = codes
+        return full[couplers.upper], clipped
+    codes, clipped = dac.to_codes(np.triu(target, 1), d.bits, d.full_scale, d.rounding, rng)
+    return codes + codes.T, clipped  # round each pair once: one device per coupler
 
 
 def run_steps(spec: ChipSpec) -> int:
@@ -165,34 +216,42 @@ class ChipRegisters:
 class Chip:
     """A chip as arrays, built whole by :meth:`from_spec`. Axes: ``cell`` (N), ``bin`` (delay
     lines). Couplings live as DAC codes in :attr:`registers`; ``J`` is what the analog
-    couplers actually apply (codes x LSB, write noise, mismatch). Every (cell, cell) array is
-    indexed [receiving cell i, sending cell j]; it is symmetric unless the chip is
-    :attr:`directed`."""
+    couplers actually apply (codes x LSB, write noise, mismatch). Per-coupler arrays are
+    stored as :attr:`couplers` says: (cell, cell), indexed [receiving cell i, sending cell j]
+    and symmetric unless the chip is :attr:`directed`, or (entry,) on a sparse chip; the
+    properties ``mask``, ``J``, ``J_codes``, ``coupler_gain`` and ``coupler_offset`` give
+    (cell, cell) views in either storage (cells squared: for small chips)."""
 
     spec: ChipSpec
     model: CellModel
     params: object
     base_dir: Path | None
-    mask: np.ndarray              # (cell, cell) bool: a device carries j into i
+    couplers: Couplers            # where the devices are; the storage of per-coupler arrays
     registers: ChipRegisters
     gain: np.ndarray              # (cell,) cell rate mismatch
     offset: np.ndarray            # (cell,) constant force offset (dimensionless)
-    alpha: np.ndarray             # (cell, cell) carrier phase offset of each coupler, rad
+    alpha: np.ndarray             # per coupler (stored): carrier phase offset, rad
     latency_steps: np.ndarray     # (bin,) int64 delay of each delay line, steps
-    latency_bin: np.ndarray       # (cell, cell) int delay line of each coupler
+    latency_bin: np.ndarray       # per coupler (stored): int delay line
     rng: np.random.Generator      # the chip's stream (later DAC writes draw from it)
     dac_clipped: int = 0          # codes clipped by the initial write
 
     # -- the registers' contents (read-only views) -------------------------------------------
     @property
+    def mask(self) -> np.ndarray:
+        """(cell, cell) bool: a device carries cell j into cell i."""
+        c = self.couplers
+        return c.mask if c.mask is not None else c.dense(np.ones(c.count, dtype=bool), False)
+
+    @property
     def J(self) -> np.ndarray:
         """(cell, cell) float64 analog couplings."""
-        return self.registers.couplings.values
+        return self.couplers.dense(self.registers.couplings.values)
 
     @property
     def J_codes(self) -> np.ndarray:
         """(cell, cell) int32 coupling codes."""
-        return self.registers.couplings.codes
+        return self.couplers.dense(self.registers.couplings.codes)
 
     @property
     def fields(self) -> np.ndarray:
@@ -215,12 +274,12 @@ class Chip:
     @property
     def coupler_gain(self) -> np.ndarray:
         """(cell, cell) 1 + relative mismatch of each coupler."""
-        return self.registers.couplings.devices.gain
+        return self.couplers.dense(self.registers.couplings.devices.gain)
 
     @property
     def coupler_offset(self) -> np.ndarray:
         """(cell, cell) additive mismatch of each coupler (J units)."""
-        return self.registers.couplings.devices.offset
+        return self.couplers.dense(self.registers.couplings.devices.offset)
 
     # -- dimensionless time ------------------------------------------------------------------
     @property
@@ -240,7 +299,7 @@ class Chip:
 
     @property
     def n(self) -> int:
-        return self.mask.shape[0]
+        return self.couplers.n
 
     @property
     def directed(self) -> bool:
@@ -251,7 +310,7 @@ class Chip:
     @property
     def n_couplers(self) -> int:
         """Coupler devices: one per direction on a directed chip, else one per pair."""
-        count = int(self.mask.sum())
+        count = self.couplers.count
         return count if self.directed else count // 2
 
     # -- noise ---------------------------------------------------------------------------------
@@ -277,7 +336,8 @@ class Chip:
     def update_classes(self) -> list[np.ndarray]:
         """Classes of cells no two of which a device joins (either direction): the order in
         which a chromatic sampler updates them (:func:`thermochip.graph.colour_classes`)."""
-        return colour_classes(self.mask)
+        c = self.couplers
+        return colour_classes(c.n, c.i, c.j)
 
     def input_field(self, pixels: np.ndarray) -> np.ndarray:
         """(replica, cell) field that inputs (replica, input) drive onto the chip's cells."""
@@ -287,9 +347,12 @@ class Chip:
 
     def coupling_blocks(self) -> list[tuple[int, int, int, int]]:
         """Dense blocks (r0, r1, c0, c1) that hold every coupler: one block for all-to-all and
-        sparse chips; the blocks between adjacent layers (both directions; feed-forward chips
-        only the block from layer k into layer k+1) for layered ones."""
+        dense-stored chips; the blocks between adjacent layers (both directions; feed-forward
+        chips only the block from layer k into layer k+1) for layered ones; none on an
+        edge-stored chip."""
         topo = self.spec.topology
+        if self.couplers.edges:
+            return []
         if not isinstance(topo, Layered):
             return [(0, self.n, 0, self.n)]
         s = np.cumsum([0] + list(self.spec.cells.layers))
@@ -303,8 +366,22 @@ class Chip:
     def delay_matrices(self) -> tuple[np.ndarray, np.ndarray]:
         """(bin, cell, cell) reciprocal J cos(alpha) and quadrature J sin(alpha) per delay line;
         the quadrature stack has 0 bins when no coupler has a phase offset. Kept until the
-        couplings change."""
+        couplings change. Dense-stored chips only (an edge-stored chip's kernels read
+        :meth:`coupler_parts`)."""
+        if self.couplers.edges:
+            raise ValueError("delay_matrices is (cell, cell) per delay line: this chip stores "
+                             "its couplings per edge (use coupler_parts)")
         return self.registers.couplings.derived("delay_matrices", self._delay_matrices)
+
+    def coupler_parts(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(cos part J cos alpha, sin part J sin alpha or empty when no coupler has a phase
+        offset, delay line), each (entry,) in the couplers' entry order."""
+        c = self.couplers
+        J, alpha = c.gather(self.registers.couplings.values), c.gather(self.alpha)
+        line = c.gather(self.latency_bin)
+        if not np.any(alpha):
+            return J, np.zeros(0), line
+        return J * np.cos(alpha), J * np.sin(alpha), line
 
     def _delay_matrices(self) -> tuple[np.ndarray, np.ndarray]:
         J = self.J
@@ -324,8 +401,8 @@ class Chip:
         model = device_models.get_model(spec.cells.model)
         params = model_params(spec)
         rng = chip_stream(spec.run.seed)
-        mask = topology_mask(spec, base_dir)
-        n = mask.shape[0]
+        couplers = topology_couplers(spec, base_dir)
+        n = couplers.n
         mm = spec.noise.mismatch
         directed = spec.directed
 
@@ -333,19 +410,16 @@ class Chip:
         # a problem file sets the couplings and field 0 together: read once
         problem = (problem_fields(spec, base_dir)
                    if isinstance(spec.couplings.init, ProblemInit) else None)
-        target = (np.where(mask, problem[0], 0.0) if problem is not None
-                  else initial_couplings(spec, mask, base_dir, rng))
+        target = (couplers.from_dense(problem[0]) if problem is not None
+                  else initial_couplings(spec, couplers, base_dir, rng))
         d = spec.couplings.dac
-        if directed:  # round every device's value: one device per direction
-            codes, clipped = dac.to_codes(target, d.bits, d.full_scale, d.rounding, rng)
-        else:
-            codes, clipped = dac.to_codes(np.triu(target, 1), d.bits, d.full_scale,
-                                          d.rounding, rng)
-            codes = codes + codes.T  # round each pair once: one device per coupler
-        devices = Devices(mask=mask, gain=1.0 + mm.coupler_gain * coupler_draw(rng, n, directed),
+        codes, clipped = coupler_codes(target, couplers, directed, d, rng)
+        devices = Devices(mask=couplers.mask,
+                          gain=1.0 + mm.coupler_gain * coupler_draw(rng, couplers, directed),
                           offset=mm.coupler_offset * d.full_scale
-                          * coupler_draw(rng, n, directed),
-                          reciprocal=not directed)
+                          * coupler_draw(rng, couplers, directed),
+                          reciprocal=not directed,
+                          share=couplers.upper if couplers.edges else None)
 
         fvals = np.zeros((2, n))
         for k, name in enumerate(model.field_names):
@@ -377,31 +451,31 @@ class Chip:
 
         dl = spec.delays
         f0 = getattr(params, "f0", 0.0) if model.carrier else 0.0
-        tau = dl.interconnect + dl.interconnect_jitter * coupler_draw(rng, n, directed)
-        alpha = np.where(mask, TWO_PI * f0 * tau, 0.0)
-        lat = np.maximum(dl.loop_latency + dl.latency_jitter * coupler_draw(rng, n, directed),
-                         0.0)
+        tau = dl.interconnect + dl.interconnect_jitter * coupler_draw(rng, couplers, directed)
+        alpha = couplers.on_devices(TWO_PI * f0 * tau)
+        lat = np.maximum(dl.loop_latency
+                         + dl.latency_jitter * coupler_draw(rng, couplers, directed), 0.0)
         lat_steps = np.rint(lat / spec.integrator.dt).astype(np.int64)
-        latency_steps, latency_bin = _delay_bins(lat_steps, mask, dl.bins)
-        return cls(spec=spec, model=model, params=params, base_dir=base_dir, mask=mask,
+        latency_steps, latency_bin = _delay_bins(lat_steps, couplers, dl.bins)
+        return cls(spec=spec, model=model, params=params, base_dir=base_dir, couplers=couplers,
                    registers=ChipRegisters(couplings, fields, inputs), gain=gain, offset=offset,
                    alpha=alpha, latency_steps=latency_steps, latency_bin=latency_bin, rng=rng,
                    dac_clipped=clipped + fclipped + in_clipped)
 
 
-def _delay_bins(lat_steps: np.ndarray, mask: np.ndarray, n_bins: int):
-    """Group per-coupler latencies (steps) into at most ``n_bins`` delay lines, each at the mean
-    latency of its couplers (equal-width bins between the smallest and largest latency), so the
-    coupling sums stay a few matrix products."""
-    vals = lat_steps[mask] if mask.any() else np.zeros(1, dtype=np.int64)
+def _delay_bins(lat_steps: np.ndarray, couplers: Couplers, n_bins: int):
+    """Group per-coupler latencies (steps, stored) into at most ``n_bins`` delay lines, each at
+    the mean latency of its couplers (equal-width bins between the smallest and largest
+    latency), so the coupling sums stay a few matrix products."""
+    vals = couplers.gather(lat_steps) if couplers.count else np.zeros(1, dtype=np.int64)
     lo, hi = int(vals.min()), int(vals.max())
     if lo == hi:
-        return np.array([lo], dtype=np.int64), np.zeros(mask.shape, dtype=np.int64)
+        return np.array([lo], dtype=np.int64), np.zeros(lat_steps.shape, dtype=np.int64)
     edges = np.linspace(lo, hi, min(n_bins, hi - lo + 1) + 1)
     which = np.clip(np.searchsorted(edges, lat_steps, side="right") - 1, 0, len(edges) - 2)
-    used = np.unique(which[mask])
-    steps = np.array([int(round(lat_steps[mask & (which == b)].mean())) for b in used],
-                     dtype=np.int64)
+    on = couplers.gather(which)
+    used = np.unique(on)
+    steps = np.array([int(round(vals[on == b].mean())) for b in used], dtype=np.int64)
     remap = np.zeros(len(edges) - 1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return steps, remap[which]

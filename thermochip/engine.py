@@ -21,7 +21,14 @@ from thermochip._kernels.filters import ar1
 from thermochip._kernels.jit import get_num_threads
 from thermochip.chip import Chip
 from thermochip.errors import NumericalError
-from thermochip.packing import adjoint_matrices, pack_adjoint, pack_blocks, pack_dense, pack_rows
+from thermochip.packing import (
+    adjoint_matrices,
+    no_rows,
+    pack_adjoint,
+    pack_blocks,
+    pack_dense,
+    pack_rows,
+)
 from thermochip.progress import progress_bar
 from thermochip.schedules import scaled_couplings, schedule
 from thermochip.spec import NormalState, UniformState
@@ -30,6 +37,10 @@ from thermochip.streams import replica_stream
 #: Largest chunk (replica x step x cell elements): bounds the memory of injected noise and
 #: 1/f drift blocks.
 MAX_BLOCK = 1 << 23
+#: Replica x cell elements an energy record evaluates at once: the model's energy holds some
+#: twenty float64 temporaries of its input, so large chips are scored a block of replicas at
+#: a time.
+ENERGY_BLOCK = 1 << 18
 
 
 @dataclass
@@ -146,8 +157,9 @@ class Engine:
         model = chip.model
         kind = kind_module(model.kind.name)
         if layout == "auto":
-            entries = sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in chip.coupling_blocks())
-            layout = kind.choose_layout(chip.n, int(chip.mask.sum()), entries,
+            entries = (chip.couplers.count if chip.couplers.edges else
+                       sum((r1 - r0) * (c1 - c0) for r0, r1, c0, c1 in chip.coupling_blocks()))
+            layout = kind.choose_layout(chip.n, chip.couplers.count, entries,
                                         len(chip.latency_steps), self.B)
         if layout not in kind.LAYOUTS:
             raise ValueError(f"layout must be auto or one of {', '.join(kind.LAYOUTS)} "
@@ -198,22 +210,34 @@ class Engine:
         chip, transposed, dtype = self.chip, not self.cell_major, self.dtype
 
         def build():
-            Jc, Js = chip.delay_matrices()
+            if self.form == "blocks" and chip.couplers.edges:  # neighbour lists, no blocks
+                lists = args.Neighbours(*pack_rows(chip, dtype, classes=False))
+                return args.Couplings(np.zeros((0, 8), dtype=np.int64), np.zeros(0, dtype),
+                                      np.zeros(0, dtype), lists)
             if self.form == "blocks":
-                return args.Couplings(*pack_blocks(chip, Jc, Js, dtype, transposed))
-            if len(Js):
+                return args.Couplings(*pack_blocks(chip, *chip.delay_matrices(), dtype,
+                                                   transposed),
+                                      args.Neighbours(*no_rows(chip.n, dtype)))
+            if np.any(chip.alpha):
                 raise ValueError(f"the {self.form} coupling form of {chip.model.kind.name} "
                                  f"dynamics carries no carrier rotation")
             if self.form == "rows":
-                return args.Neighbours(*pack_rows(chip, Jc, dtype))
-            return args.Dense(*pack_dense(chip, Jc, dtype))
+                return args.Neighbours(*pack_rows(chip, dtype))
+            return args.Dense(*pack_dense(chip, dtype))
         return chip.registers.couplings.derived((self.form, transposed, dtype), build)
 
     @property
     def J_energy(self) -> np.ndarray:
         """The energy's couplings: the reciprocal part (the whole of a reciprocal chip's)."""
         def build():
-            C = self.chip.delay_matrices()[0].sum(axis=0)
+            chip = self.chip
+            if chip.couplers.edges:  # a sparse matrix: memory grows with the couplers
+                from scipy import sparse
+                C = sparse.csr_array((chip.coupler_parts()[0], (chip.couplers.i,
+                                                                chip.couplers.j)),
+                                     shape=(chip.n, chip.n))
+                return (0.5 * (C + C.T)).tocsr()
+            C = chip.delay_matrices()[0].sum(axis=0)
             return 0.5 * (C + C.T)
         return self.chip.registers.couplings.derived("J_energy", build)
 
@@ -380,9 +404,14 @@ class Engine:
             return x.T if cell_major else x
 
         def energy():
+            J, s, rows = self.J_energy * energy_gain, state(), max(1, ENERGY_BLOCK // N)
+            parts = []
             with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported below
-                f = [energy_fields[k] + (given[k] if k < len(given) else 0.0) for k in (0, 1)]
-                return model.energy(self.p64, state(), self.J_energy * energy_gain, *f)
+                for a in range(0, B, rows):
+                    f = [energy_fields[k] + (given[k][a:a + rows] if k < len(given) else 0.0)
+                         for k in (0, 1)]
+                    parts.append(model.energy(self.p64, s[a:a + rows], J, *f))
+            return np.concatenate(parts)
 
         rec_steps, energies = ([0], [energy()]) if record else ([], [])
         # only an injected noise block or a 1/f drift block is held in memory per chunk

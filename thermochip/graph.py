@@ -10,35 +10,36 @@ import heapq
 import numpy as np
 
 
-def colour_classes(mask: np.ndarray) -> list[np.ndarray]:
-    """Colour classes (ascending cell indices in each) of the graph whose edges are ``mask |
-    mask.T`` (mask (cell, cell) bool, no diagonal), by DSATUR (Brelaz 1979): the next cell is
-    the one whose neighbours already use the most colours, ties to the highest degree, then the
-    lowest index; it takes the smallest colour none of its neighbours has. DSATUR colours a
-    bipartite graph (a layered chip) with two classes and a complete graph (an all-to-all chip)
-    with one class per cell; on sparse graphs it is near the fewest classes."""
-    adj = mask | mask.T
-    n = adj.shape[0]
+def colour_classes(n: int, i: np.ndarray, j: np.ndarray) -> list[np.ndarray]:
+    """Colour classes (ascending cell indices in each) of the graph of ``n`` cells whose edges
+    are the coupler entries (i, j) in either direction (no i == j), by DSATUR (Brelaz 1979):
+    the next cell is the one whose neighbours already use the most colours, ties to the
+    highest degree, then the lowest index; it takes the smallest colour none of its
+    neighbours has. DSATUR colours a bipartite graph (a layered chip) with two classes and a
+    complete graph (an all-to-all chip) with one class per cell; on sparse graphs it is near
+    the fewest classes."""
     if n == 0:
         return []
-    degree = adj.sum(axis=1)
+    key = np.unique(np.concatenate([i * n + j, j * n + i]))  # both directions, once
+    a, b = key // n, key % n
+    degree = np.bincount(a, minlength=n)
     if degree.min() == n - 1:  # complete: every cell alone, in index order
-        return [np.array([i]) for i in range(n)]
-    neighbours = [np.flatnonzero(adj[i]) for i in range(n)]
+        return [np.array([c]) for c in range(n)]
+    neighbours = np.split(b, np.cumsum(degree)[:-1])
     colour = np.full(n, -1, dtype=np.int64)
     seen: list[set[int]] = [set() for _ in range(n)]
-    heap = [(0, -int(degree[i]), i) for i in range(n)]
+    heap = [(0, -int(degree[c]), c) for c in range(n)]
     heapq.heapify(heap)
     while heap:
-        _, _, i = heapq.heappop(heap)
-        if colour[i] >= 0:
+        _, _, cell = heapq.heappop(heap)
+        if colour[cell] >= 0:
             continue
         c = 0
-        while c in seen[i]:
+        while c in seen[cell]:
             c += 1
-        colour[i] = c
-        for j in neighbours[i]:
-            if colour[j] < 0 and c not in seen[j]:
-                seen[j].add(c)
-                heapq.heappush(heap, (-len(seen[j]), -int(degree[j]), int(j)))
+        colour[cell] = c
+        for other in neighbours[cell]:
+            if colour[other] < 0 and c not in seen[other]:
+                seen[other].add(c)
+                heapq.heappush(heap, (-len(seen[other]), -int(degree[other]), int(other)))
     return [np.flatnonzero(colour == c) for c in range(colour.max() + 1)]

@@ -6,7 +6,9 @@ The estimates count the arrays that grow with the problem (bytes):
 - the chip: every (cell, cell) array — couplings as codes and analog values, mask, mismatch,
   carrier phase offsets, delay bins, the packed copies the kernels read — about
   :data:`PER_PAIR` bytes per pair of cells (measured: ``thermochip simulate`` of all-to-all
-  chips of 1,500 and 3,000 cells peaks 72 bytes per pair apart);
+  chips of 1,500 and 3,000 cells peaks 72 bytes per pair apart); a sparse chip stores them
+  per coupler entry instead, :data:`PER_ENTRY` bytes each and :data:`PER_CELL` per cell, and
+  needs cells squared only where a command reads dense views (training, calibration);
 - each engine: the state, the delay line (``slots`` states of every channel), 1/f filter
   states and the chunked noise blocks (at most ``MAX_BLOCK`` elements);
 - the ADC: every sample of every cell and read-out, as analog window sums, codes and values;
@@ -25,6 +27,13 @@ from thermochip.errors import ThermochipError
 
 #: Bytes per (cell, cell) pair of a chip (see the module docstring).
 PER_PAIR = 72
+#: Bytes per coupler entry (one direction of a coupler) of a sparse chip: the edge list
+#: (indices, codes, values, mismatch, delay bins, the kernels' neighbour lists) and what
+#: building it holds for a moment (the edge file's rows, sorting keys). Measured with
+#: ``python bench/scale.py`` (10^5 and 10^6 cells, degree <= 8).
+PER_ENTRY = 0
+#: Bytes per cell of a sparse chip (field registers, per-cell mismatch, row offsets).
+PER_CELL = 0
 #: Bytes per ADC sample of one cell and read-out: the kernel's window sum (up to 8), the
 #: float64 analog copy, the uint32 code, the float64 value and the saturation flag.
 PER_SAMPLE = 29
@@ -72,7 +81,7 @@ def human(n: float) -> str:
 
 #: What to change when a part is the largest.
 ADVICE = {
-    "couplings (cell x cell arrays)": "lower cells.n or the layer sizes",
+    "couplings (cell x cell arrays)": "lower cells.n, the layer sizes or the edges",
     "replica states and delay lines": "lower the replicas or delays.loop_latency",
     "ADC samples": "lower the replicas, the steps or adc.sample_rate",
     "energies": "raise integrator.energy_every",
@@ -105,9 +114,37 @@ def cells(spec) -> int:
     return int(sum(c.layers)) if c.layers else int(c.n or 0)
 
 
-def chip_bytes(spec) -> float:
+def sparse_entries(spec, base_dir=None) -> int | None:
+    """Coupler entries of a sparse chip (twice its edges: an upper bound where edges repeat),
+    counted from the spec or the edge file's lines without parsing them; None for dense
+    topologies."""
+    from thermochip.spec import Sparse
+    from thermochip.spec_files import resolve_path
+
+    topo = spec.topology
+    if not isinstance(topo, Sparse):
+        return None
+    if topo.edges is not None:
+        return 2 * len(topo.edges)
+    lines = 0
+    try:
+        with open(resolve_path(topo.edges_file, base_dir), "rb") as fh:
+            for block in iter(lambda: fh.read(2 ** 24), b""):
+                lines += block.count(b"\n")
+    except OSError:  # the checks name an unreadable file
+        return 0
+    return 2 * (lines + 1)
+
+
+def chip_bytes(spec, base_dir=None, dense_views: bool = False) -> float:
+    """The chip's arrays; ``dense_views``: the command also reads (cell, cell) copies of a
+    sparse chip's couplers."""
     n = cells(spec)
-    return float(PER_PAIR) * n * n
+    entries = sparse_entries(spec, base_dir)
+    if entries is None:
+        return float(PER_PAIR) * n * n
+    return (float(PER_ENTRY) * entries + float(PER_CELL) * n
+            + (float(PER_PAIR) * n * n if dense_views else 0.0))
 
 
 def engine_bytes(spec, replicas: float, steps: float) -> float:
@@ -132,7 +169,7 @@ def adc_bytes(spec, replicas: float, samples: float) -> float:
     return float(replicas) * samples * cells(spec) * readouts * PER_SAMPLE
 
 
-def simulation_parts(spec, steps: int) -> dict[str, float]:
+def simulation_parts(spec, steps: int, base_dir=None) -> dict[str, float]:
     """What ``thermochip simulate`` holds at its peak."""
     a, dt = spec.adc, spec.integrator.dt
     if a is None:
@@ -144,16 +181,16 @@ def simulation_parts(spec, steps: int) -> dict[str, float]:
     B = spec.run.replicas
     records = 1 + (steps / spec.integrator.energy_every if spec.integrator.energy_every
                    else min(steps, 200))
-    return {"couplings (cell x cell arrays)": chip_bytes(spec),
+    return {"couplings (cell x cell arrays)": chip_bytes(spec, base_dir),
             "replica states and delay lines": engine_bytes(spec, B, steps),
             "ADC samples": adc_bytes(spec, B, samples),
             "energies": float(records) * B * 8}
 
 
-def training_parts(spec) -> dict[str, float]:
+def training_parts(spec, base_dir=None) -> dict[str, float]:
     """What ``thermochip run`` holds: chip, the learner's engines, the data set."""
     learner, train = spec.learner, spec.train
-    parts = {"couplings (cell x cell arrays)": chip_bytes(spec)}
+    parts = {"couplings (cell x cell arrays)": chip_bytes(spec, base_dir, dense_views=True)}
     update = getattr(learner, "update_every", 1)
     steps = max(getattr(learner, "free_steps", 1), getattr(learner, "nudged_steps", 1) or 1)
     window = getattr(learner, "window", 1)
@@ -169,12 +206,13 @@ def training_parts(spec) -> dict[str, float]:
     return parts
 
 
-def check_simulation(spec, steps: int) -> None:
-    require(simulation_parts(spec, steps), "this simulation")
+def check_simulation(spec, steps: int, base_dir=None) -> None:
+    """``base_dir``: the spec's folder (where a sparse chip's edge file is)."""
+    require(simulation_parts(spec, steps, base_dir), "this simulation")
 
 
-def check_training(spec) -> None:
-    require(training_parts(spec), "this training run")
+def check_training(spec, base_dir=None) -> None:
+    require(training_parts(spec, base_dir), "this training run")
 
 
 def check_read(path, nbytes: int) -> None:

@@ -90,35 +90,41 @@ def pack_blocks(chip: Chip, Jc: np.ndarray, Js: np.ndarray, dtype, transposed: b
             sflat.astype(dtype))
 
 
-def pack_rows(chip: Chip, Jc: np.ndarray, dtype) -> tuple:
+def pack_rows(chip: Chip, dtype, classes: bool = True) -> tuple:
     """The couplings as incoming neighbour lists (:class:`thermochip._kernels.args.Neighbours`
-    fields, in order): per delay line l, cell i's non-zero couplers J^l[i, j] (J cos alpha of
-    that line; the neighbour-list form carries no carrier rotation), CSR-style, read from the
-    chip's coupling blocks only (a layered chip's are a small part of the cell x cell
-    matrix); each line's delay; and the chip's update classes, flattened."""
-    n_lines, n = Jc.shape[0], chip.n
-    rows = np.zeros((n_lines, n + 1), dtype=np.int64)
-    cols, vals = [], []
-    offset = 0
-    for line in range(n_lines):
-        found = [np.nonzero(Jc[line, r0:r1, c0:c1]) + (r0, c0)
-                 for r0, r1, c0, c1 in chip.coupling_blocks()]
-        i = np.concatenate([r0 + bi for bi, _, r0, _ in found])
-        j = np.concatenate([c0 + bj for _, bj, _, c0 in found])
-        by_row = np.argsort(i, kind="stable")
-        i, j = i[by_row], j[by_row]
-        rows[line] = offset + np.concatenate([[0], np.cumsum(np.bincount(i, minlength=n))])
-        cols.append(j)
-        vals.append(Jc[line][i, j])
-        offset += len(j)
-    return (rows, np.concatenate(cols).astype(np.int64), np.concatenate(vals).astype(dtype),
-            np.asarray(chip.latency_steps, dtype=np.int64), *_update_order(chip))
+    fields, in order): per delay line l, cell i's couplers, CSR-style, with their cos parts
+    J cos alpha and sin parts J sin alpha (empty without a phase offset), read per entry in
+    either storage (:meth:`thermochip.chip.Chip.coupler_parts`); each line's delay; and,
+    with ``classes``, the chip's update classes, flattened (else empty)."""
+    C, S, line = chip.coupler_parts()
+    c, n, n_lines = chip.couplers, chip.n, len(chip.latency_steps)
+    by_line = np.argsort(line, kind="stable")  # each line's entries stay in (i, j) order
+    starts = np.concatenate([[0], np.cumsum(np.bincount(line[by_line] * n + c.i[by_line],
+                                                        minlength=n_lines * n))])
+    rows = np.stack([starts[k * n:(k + 1) * n + 1] for k in range(n_lines)])
+    order = _update_order(chip) if classes else (np.zeros(0, dtype=np.int64),) * 2
+    return (rows.astype(np.int64), c.j[by_line].astype(np.int64),
+            C[by_line].astype(dtype), (S[by_line] if len(S) else S).astype(dtype),
+            np.asarray(chip.latency_steps, dtype=np.int64), *order)
 
 
-def pack_dense(chip: Chip, Jc: np.ndarray, dtype) -> tuple:
+def no_rows(n: int, dtype) -> tuple:
+    """:func:`pack_rows`' fields with no delay line (a chip whose kernels read blocks)."""
+    empty = np.zeros(0, dtype=np.int64)
+    return (np.zeros((0, n + 1), dtype=np.int64), empty, np.zeros(0, dtype=dtype),
+            np.zeros(0, dtype=dtype), empty, empty, empty)
+
+
+def pack_dense(chip: Chip, dtype) -> tuple:
     """The couplings as whole matrices (:class:`thermochip._kernels.args.Dense` fields, in
     order): J^l (line, cell, cell) in ``dtype`` (J cos alpha of that line; no carrier
     rotation), each line's delay, and the chip's update classes, flattened."""
+    if chip.couplers.edges:
+        C, _, line = chip.coupler_parts()
+        Jc = np.zeros((len(chip.latency_steps), chip.n, chip.n))
+        Jc[line, chip.couplers.i, chip.couplers.j] = C
+    else:
+        Jc = chip.delay_matrices()[0]
     return (np.ascontiguousarray(Jc, dtype=dtype),
             np.asarray(chip.latency_steps, dtype=np.int64), *_update_order(chip))
 

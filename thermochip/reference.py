@@ -19,7 +19,7 @@ def reference_simulate(chip: Chip, x0: np.ndarray, noise: np.ndarray,
     model = chip.model
     p = model.to_kernel(chip.params, np.float64)
     B, K, N = noise.shape
-    latency = chip.latency_steps[chip.latency_bin]
+    latency = chip.couplers.dense(chip.latency_steps[chip.latency_bin])
     f0 = chip.fields[0] + (0.0 if h_ext is None else h_ext)
     traj = [np.array(x0, dtype=np.float64)]
     for k in range(K):
@@ -47,9 +47,10 @@ def _coupling_fields(chip: Chip, source, B: int) -> np.ndarray:
     model = chip.model
     p = model.to_kernel(chip.params, np.float64)
     G = np.zeros((2, B, chip.n))
-    for i, j in zip(*np.nonzero(chip.mask)):
+    c = chip.couplers
+    for i, j, a, J in zip(c.i, c.j, c.gather(chip.alpha), c.gather(chip.registers.couplings
+                                                                     .values)):
         xj = source(i, j)
-        a, J = chip.alpha[i, j], chip.J[i, j]
         if model.n_channels == 1:
             G[0, :, i] += J * model.channel(p, xj, 0)
         else:  # received I/Q rotated by the carrier phase offset alpha

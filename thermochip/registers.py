@@ -40,19 +40,32 @@ class DacParams:
 
 @dataclass(frozen=True)
 class Devices:
-    """The analog devices behind a coupling register (cell, cell): ``mask`` where a device
-    carries cell j into cell i, its gain (1 + relative mismatch) and additive offset;
-    ``reciprocal``: one device serves both directions of a pair (one write error per pair)."""
+    """The analog devices behind a coupling register, (cell, cell) or per entry (see
+    :mod:`thermochip.couplers`): ``mask`` where a device carries cell j into cell i (None:
+    per entry, every entry a device), its gain (1 + relative mismatch) and additive offset;
+    ``reciprocal``: one device serves both directions of a pair (one write error per pair);
+    ``share``: per entry, the entry whose write error a pair shares (None: the upper
+    triangle's, for (cell, cell) registers)."""
 
-    mask: np.ndarray
+    mask: np.ndarray | None
     gain: np.ndarray
     offset: np.ndarray
     reciprocal: bool
+    share: np.ndarray | None = None
 
     def apply(self, written: np.ndarray, index) -> np.ndarray:
         """Analog values at ``index`` from the DAC's written values: mismatch applied, zero
         where no device exists."""
-        return np.where(self.mask[index], written * self.gain[index] + self.offset[index], 0.0)
+        analog = written * self.gain[index] + self.offset[index]
+        return analog if self.mask is None else np.where(self.mask[index], analog, 0.0)
+
+    def paired(self, written: np.ndarray) -> np.ndarray:
+        """Written values with one write error per pair on a reciprocal register."""
+        if not self.reciprocal:
+            return written
+        if self.share is not None:
+            return written[self.share]
+        return np.triu(written, 1) + np.triu(written, 1).T
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -106,8 +119,8 @@ class Register:
             if dev is None:
                 self._values = written
             else:
-                if d.write_noise > 0 and dev.reciprocal:  # one device per pair
-                    written = np.triu(written, 1) + np.triu(written, 1).T
+                if d.write_noise > 0:  # one device per pair
+                    written = dev.paired(written)
                 self._values = dev.apply(written, ...).astype(self.dtype, copy=False)
         else:
             for r0, r1, c0, c1 in blocks:

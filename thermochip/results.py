@@ -19,15 +19,20 @@ from thermochip.spec_io import dump_spec
 
 
 def write_registers(f: h5py.File, chip: Chip) -> None:
-    """The chip's DAC registers into an open results file: ``couplings`` (codes, mask, input
+    """The chip's DAC registers into an open results file: ``couplings`` (codes and mask
+    (cell, cell), or on a sparse chip codes (edge,) and ``edges`` (edge, 2) [i, j]; input
     codes) and ``fields`` (codes), each with its DAC's bits, full scale, rounding and LSB."""
     spec = chip.spec
-    for name, codes, d in (("couplings", chip.J_codes, spec.couplings.dac),
+    for name, codes, d in (("couplings", chip.registers.couplings.codes, spec.couplings.dac),
                            ("fields", chip.field_codes, spec.fields.dac)):
         f[f"{name}/codes"] = codes
         f[name].attrs.update(bits=d.bits, full_scale=d.full_scale, rounding=d.rounding,
                              lsb=dac.lsb(d.bits, d.full_scale))
-    f["couplings/mask"] = chip.mask.astype(np.uint8)
+    c = chip.couplers
+    if c.edges:  # edges[e] = (i, j): codes[e] is the device carrying cell j into cell i
+        f["couplings/edges"] = np.stack([c.i, c.j], axis=1).astype(np.int32)
+    else:
+        f["couplings/mask"] = chip.mask.astype(np.uint8)
     # mask[i, j]: a device carries cell j into cell i; directed: one device per direction
     f["couplings"].attrs["directed"] = chip.directed
     if chip.input_codes is not None and chip.input_codes.size:

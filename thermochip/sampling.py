@@ -55,10 +55,10 @@ def integrated_autocorrelation(series: np.ndarray, c: float = 5.0) -> float:
     return float(max(tau[np.argmax(ok)] if ok.any() else tau[-1], 1.0))
 
 
-def sampling_stats(readout: np.ndarray, mask: np.ndarray, sample_period: float,
+def sampling_stats(readout: np.ndarray, pairs: np.ndarray, sample_period: float,
                    wall_seconds: float, burn_in: float = 0.1) -> SamplingStats | None:
     """Statistics of read-out samples (replica, sample, cell) taken ``sample_period`` seconds
-    apart; ``mask`` (cell, cell) the chip's couplers. None without samples."""
+    apart; ``pairs`` (pair, 2) the coupled cells (i < j, ascending). None without samples."""
     B, S, N = readout.shape
     x = readout[:, int(burn_in * S):]
     kept = x.shape[1]
@@ -66,7 +66,7 @@ def sampling_stats(readout: np.ndarray, mask: np.ndarray, sample_period: float,
         return None
     flat = x.reshape(-1, N)
     magnetisation = flat.mean(axis=0)
-    i, j = np.nonzero(np.triu(mask | mask.T, 1))
+    i, j = pairs[:, 0], pairs[:, 1]
     coupler = (flat[:, i] * flat[:, j]).mean(axis=0) if len(i) else np.zeros(0)
     correlation = flat.T @ flat / len(flat) if N <= FULL_CORRELATIONS else None
     tau = integrated_autocorrelation(x.mean(axis=2))

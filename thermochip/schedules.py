@@ -84,9 +84,10 @@ def scaled_couplings(couplings: tuple, gain: float) -> tuple:
     if gain == 1.0:
         return couplings
     if isinstance(couplings, args.Couplings):
-        return couplings._replace(J=couplings.J * gain, Js=couplings.Js * gain)
+        return couplings._replace(J=couplings.J * gain, Js=couplings.Js * gain,
+                                  lists=scaled_couplings(couplings.lists, gain))
     if isinstance(couplings, args.Neighbours):
-        return couplings._replace(vals=couplings.vals * gain)
+        return couplings._replace(vals=couplings.vals * gain, svals=couplings.svals * gain)
     return couplings._replace(J=couplings.J * gain)
 
 

@@ -44,7 +44,7 @@ def run_simulation(spec_path: str | Path, out: str | Path, *, steps: int | None 
                    replicas=replicas, seed=seed)
     if threads is not None:
         set_num_threads(threads)
-    check_simulation(spec, run_steps(spec))
+    check_simulation(spec, run_steps(spec), Path(spec_path).resolve().parent)
     chip = Chip.from_spec(spec, base_dir=Path(spec_path).resolve().parent)
     result = simulate(chip, progress=progress)
     stats = statistics(chip, result)
@@ -66,7 +66,8 @@ def statistics(chip: Chip, result: SimResult) -> SamplingStats | None:
     if result.sample_steps.size < 2:
         return None
     period = float(np.mean(np.diff(result.sample_steps))) * result.dt
-    return sampling_stats(result.adc_values[..., 0], chip.mask, period, result.seconds)
+    return sampling_stats(result.adc_values[..., 0], chip.couplers.pairs(), period,
+                          result.seconds)
 
 
 def summary(chip: Chip, result: SimResult, out: Path, figures: list[Path],

@@ -4,6 +4,7 @@ are relative to the spec file's folder (``base_dir``)."""
 from __future__ import annotations
 
 import csv
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,16 @@ def read_edges(topology: Sparse, base_dir: Path | None) -> np.ndarray:
         from thermochip.problems import read_gset
         return read_gset(resolve_path(topology.edges_file, base_dir))[1]
     else:
-        with open(resolve_path(topology.edges_file, base_dir), newline="") as fh:
+        path = resolve_path(topology.edges_file, base_dir)
+        try:  # numpy's C reader: millions of rows in seconds, without a list per row
+            with warnings.catch_warnings():  # an empty file is refused by the checks
+                warnings.simplefilter("ignore", UserWarning)
+                e = np.loadtxt(path, delimiter=",", comments="#", dtype=np.float64, ndmin=2)
+            if e.shape[1] in (2, 3):
+                return np.column_stack([e, np.ones((len(e), 3 - e.shape[1]))])
+        except ValueError:  # rows of mixed lengths, or a bad cell: read row by row
+            pass
+        with open(path, newline="") as fh:
             rows = [[float(v) for v in r] for r in csv.reader(fh) if r and not r[0].startswith("#")]
     return np.array([list(r) + [1.0] * (3 - len(r)) for r in rows], dtype=np.float64).reshape(-1, 3)
 

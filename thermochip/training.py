@@ -241,7 +241,7 @@ def train(spec: ChipSpec, *, data=None, base_dir: Path | None = None,
         problem = resume_problem(checkpoint, spec, epochs_given=epochs is not None)
         if problem:
             raise ThermochipError(problem)
-    check_training(spec)
+    check_training(spec, base_dir)
     chip = Chip.from_spec(spec, base_dir=base_dir)
     registers = load_couplings(chip, couplings) if couplings is not None else None
     learner = make_learner(chip, data.n_classes)

@@ -33,30 +33,35 @@ class Steps(NamedTuple):
     threads: int
 
 
-class Couplings(NamedTuple):
-    """Packed coupling blocks: ``blocks`` (block, 8) int64 rows [r0, r1, c0, c1, offset,
-    delay, first, rows]; ``J`` the flat blocks (J cos alpha), ``Js`` their quadrature part
-    (J sin alpha) or empty. See :func:`thermochip.packing.pack_blocks`."""
-
-    blocks: np.ndarray
-    J: np.ndarray
-    Js: np.ndarray
-
-
 class Neighbours(NamedTuple):
     """The couplings as each cell's incoming neighbour lists (the form kinds that update one
-    cell at a time read): for delay line l, cell i's couplers are entries
-    ``rows[l, i] .. rows[l, i + 1]`` of ``cols`` (the sending cell) and ``vals`` (J_ij);
-    ``delays`` (line,) each line's delay in steps; ``order`` (cell,) the cells grouped by
-    update class, class c being ``order[starts[c]:starts[c + 1]]`` (no two cells of a class
-    are coupled). See :func:`thermochip.packing.pack_rows`."""
+    cell at a time read, and an edge-stored chip's): for delay line l, cell i's couplers are
+    entries ``rows[l, i] .. rows[l, i + 1]`` of ``cols`` (the sending cell, ascending),
+    ``vals`` (J_ij cos alpha_ij) and ``svals`` (J_ij sin alpha_ij, or empty when no coupler
+    rotates the carrier); ``delays`` (line,) each line's delay in steps; ``order`` (cell,) the
+    cells grouped by update class, class c being ``order[starts[c]:starts[c + 1]]`` (no two
+    cells of a class are coupled; empty where no kernel reads them). See
+    :func:`thermochip.packing.pack_rows`."""
 
     rows: np.ndarray
     cols: np.ndarray
     vals: np.ndarray
+    svals: np.ndarray
     delays: np.ndarray
     order: np.ndarray
     starts: np.ndarray
+
+
+class Couplings(NamedTuple):
+    """Packed couplings: ``blocks`` (block, 8) int64 rows [r0, r1, c0, c1, offset, delay,
+    first, rows]; ``J`` the flat blocks (J cos alpha), ``Js`` their quadrature part (J sin
+    alpha) or empty (see :func:`thermochip.packing.pack_blocks`); ``lists`` the
+    :class:`Neighbours` of an edge-stored chip (then no blocks), or empty lists (no lines)."""
+
+    blocks: np.ndarray
+    J: np.ndarray
+    Js: np.ndarray
+    lists: Neighbours
 
 
 class Dense(NamedTuple):

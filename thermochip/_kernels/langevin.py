@@ -123,7 +123,8 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     one row per (k, l) channel pair of qpairs (pair, 2); xref (cell, replica) the fixed
     reference (twin 0) or twin > 0 the replica offset of each twin."""
     k0, K, dt, method, _ = steps  # threads split the cells
-    blocks, Jflat, Jsflat = couplings
+    blocks, Jflat, Jsflat, lists = couplings
+    lrows, lcols, lvals, lsvals, ldelays, _, _ = lists
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
     adc_steps, adc_win, adc_mode, adc_buf, cursor = adc
@@ -133,6 +134,7 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
     injected = noise.shape[0] > 0
     lm = method == 1  # Leimkuhler--Matthews: the mean of this and the next step's normals
     quad = Jsflat.shape[0] > 0
+    n_lines, lquad = lrows.shape[0], lsvals.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
     corr = qpairs.shape[0] > 0
@@ -183,6 +185,28 @@ def integrate(p, x, hist, steps, couplings, cells, random, adc, adjoint, status)
                     for b in range(B):
                         G[0, r0 + i, b], G[1, r0 + i, b] = rotate(
                             G[0, r0 + i, b], G[1, r0 + i, b], s0[i, b], s1[i, b])
+        # 1'. an edge-stored chip's neighbour lists: each cell sums its incoming couplers
+        if n_lines > 0:
+            for i in prange(N):
+                g0, g1 = G[0, i], G[nc - 1, i]
+                for b in range(B):
+                    g0[b] = zero
+                    g1[b] = zero
+                for line in range(n_lines):
+                    slot = (kk - ldelays[line]) % n_slots
+                    for e in range(lrows[line, i], lrows[line, i + 1]):
+                        v, u0, u1 = lvals[e], hist[slot, 0, lcols[e]], hist[slot, nc - 1, lcols[e]]
+                        if lquad:
+                            sv = lsvals[e]
+                            for b in range(B):
+                                g0[b], g1[b] = rotate(g0[b] + v * u0[b], g1[b] + v * u1[b],
+                                                      sv * u0[b], sv * u1[b])
+                            continue
+                        for b in range(B):
+                            g0[b] += v * u0[b]
+                        if nc > 1:
+                            for b in range(B):
+                                g1[b] += v * u1[b]
         # 4. the adjoint correction's fields, from the displacements of the current state
         if corr:
             for i in prange(N):
@@ -273,7 +297,8 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     blocks transposed; xref (replica, cell). Twins (twin > 0) share a thread and step in
     lockstep, since each one's correction reads the other's state."""
     k0, K, dt, method, _ = steps  # threads split the cells
-    blocks, JTflat, JsTflat = couplings
+    blocks, JTflat, JsTflat, lists = couplings
+    lrows, lcols, lvals, lsvals, ldelays, _, _ = lists
     fields, h_ext, gain, offset, noise_std = cells
     noise, keys, counter0, drift = random
     adc_steps, adc_win, adc_mode, adc_buf, cursor = adc
@@ -283,6 +308,7 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
     injected = noise.shape[0] > 0
     lm = method == 1  # Leimkuhler--Matthews: the mean of this and the next step's normals
     quad = JsTflat.shape[0] > 0
+    n_lines, lquad = lrows.shape[0], lsvals.shape[0] > 0
     n_ext = h_ext.shape[0]
     has_drift = drift.shape[0] > 0
     corr = qpairs.shape[0] > 0
@@ -353,6 +379,22 @@ def integrate_replicas(p, x, hist, steps, couplings, cells, random, adc, adjoint
                         if nc > 1:
                             for i in range(nr):
                                 g1[i] += jt[i] * u1
+                for i in range(N if n_lines > 0 else 0):  # an edge-stored chip's lists
+                    a0, a1 = zero, zero
+                    for line in range(n_lines):
+                        slot = (kk - ldelays[line]) % n_slots
+                        u0s, u1s = hist[slot, 0, b], hist[slot, nc - 1, b]
+                        for e in range(lrows[line, i], lrows[line, i + 1]):
+                            v, u0, u1 = lvals[e], u0s[lcols[e]], u1s[lcols[e]]
+                            if lquad:
+                                a0, a1 = rotate(a0 + v * u0, a1 + v * u1, lsvals[e] * u0,
+                                                lsvals[e] * u1)
+                            else:
+                                a0 += v * u0
+                                a1 += v * u1
+                    G[b, 0, i] = a0
+                    if nc > 1:
+                        G[b, 1, i] = a1
             if corr:  # every member's displacement first: a twin's update moves the midpoint
                 for m in range(members):
                     b = g + m * twin

@@ -106,7 +106,7 @@ def update_rows(p, x, hist, steps, neighbours, cells, random, adc, adjoint, stat
     inverse temperature; ``adjoint`` is not used (a p-bit has no drift to correct). Returns
     0."""
     k0, K, dt, method, threads = steps
-    rows, cols, vals, delays, order, starts = neighbours
+    rows, cols, vals, _, delays, order, starts = neighbours
     fields, h_ext, gain, offset, beta = cells
     injected, keys, counter0, drift = random
     adc_steps, adc_win, adc_mode, adc_buf, cursor = adc

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
                      if v is not None})
     spec = dataclasses.replace(spec, run=run_spec)
     steps = args.steps
-    check_simulation(spec, steps if steps is not None else 1)
+    check_simulation(spec, steps if steps is not None else 1, spec_path.resolve().parent)
     result = solve(spec, base_dir=spec_path.resolve().parent, steps=steps,
                    target=args.target, records=args.records, patience=args.patience,
                    progress=not args.json)

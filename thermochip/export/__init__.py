@@ -216,7 +216,7 @@ def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
         raise ThermochipError(f"{source}: the chip needs input couplings of shape "
                               f"{chip.input_codes.shape}; the file has "
                               f"{None if inputs is None else inputs.shape}")
-    chip.registers.couplings.write(codes["couplings"])
+    chip.registers.couplings.write(chip.couplers.stored(J))
     chip.registers.fields.write(codes["fields"])
     if has_inputs:
         chip.registers.inputs.write(inputs)

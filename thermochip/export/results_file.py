@@ -54,12 +54,21 @@ def raw_results(f, path: Path) -> dict:
     for key in ("couplings/codes", "fields/codes"):
         if key not in f:
             raise ThermochipError(f"{path} is not a thermochip results file (no {key})")
-    return {"couplings": int_codes(f["couplings/codes"][()], str(path)),
+    codes = int_codes(f["couplings/codes"][()], str(path))
+    mask = (np.asarray(f["couplings/mask"][()]).astype(bool) if "couplings/mask" in f
+            else None)
+    if "couplings/edges" in f:  # a sparse chip's codes, per edge: as (cell, cell) here
+        n = int(f["fields/codes"].shape[-1])
+        i, j = np.asarray(f["couplings/edges"][()], dtype=np.int64).T
+        mask = np.zeros((n, n), dtype=bool)
+        mask[i, j] = True
+        codes, per_edge = np.zeros((n, n), dtype=codes.dtype), codes
+        codes[i, j] = per_edge
+    return {"couplings": codes,
             "fields": int_codes(f["fields/codes"][()], str(path)),
             "input_codes": (int_codes(f["couplings/input_codes"][()], str(path))
                             if "couplings/input_codes" in f else None),
-            "mask": (np.asarray(f["couplings/mask"][()]).astype(bool)
-                     if "couplings/mask" in f else None),
+            "mask": mask,
             "registers": {k: int_codes(f[f"learner/{k}"][()], str(path))
                           for k in f.get("learner", {})}}
 

@@ -373,7 +373,8 @@ class OmLearnerCircuit(AbstractLearner):
             new = self.coupling_writer.apply(chip.J_codes, np.triu(dL_dJ, 1) / M * chip.mask,
                                              scale=-cfg.lr[0] * lr_scale)
             upper = np.triu(new, 1)
-            chip.registers.couplings.write((upper + upper.T).astype(np.int32))
+            chip.registers.couplings.write(chip.couplers.stored(
+                (upper + upper.T).astype(np.int32)))
             if self.coupling_writer.shadow_bits is not None:
                 s = np.triu(self.coupling_writer.shadow, 1)
                 self.coupling_writer.shadow = s + s.T
