@@ -31,9 +31,9 @@ PER_PAIR = 72
 #: (indices, codes, values, mismatch, delay bins, the kernels' neighbour lists) and what
 #: building it holds for a moment (the edge file's rows, sorting keys). Measured with
 #: ``python bench/scale.py`` (10^5 and 10^6 cells, degree <= 8).
-PER_ENTRY = 0
+PER_ENTRY = 330
 #: Bytes per cell of a sparse chip (field registers, per-cell mismatch, row offsets).
-PER_CELL = 0
+PER_CELL = 0  # counted in PER_ENTRY at degree ~8 (bench: 1,274 MiB over 4e6 entries)
 #: Bytes per ADC sample of one cell and read-out: the kernel's window sum (up to 8), the
 #: float64 analog copy, the uint32 code, the float64 value and the saturation flag.
 PER_SAMPLE = 29
