@@ -19,10 +19,12 @@ from device_models.base import snap
 from thermochip._kernels import args, kind_module
 from thermochip._kernels.filters import ar1
 from thermochip._kernels.jit import get_num_threads
+from thermochip.adc_plan import adc_plan
 from thermochip.chip import Chip
 from thermochip.errors import NumericalError
 from thermochip.packing import (
     adjoint_matrices,
+    energy_matrix,
     no_rows,
     pack_adjoint,
     pack_blocks,
@@ -41,32 +43,6 @@ MAX_BLOCK = 1 << 23
 #: twenty float64 temporaries of its input, so large chips are scored a block of replicas at
 #: a time.
 ENERGY_BLOCK = 1 << 18
-
-
-@dataclass
-class AdcPlan:
-    """When and how the ADC samples. ``steps``: (sample,) state index of each sample."""
-
-    steps: np.ndarray
-    window: int
-    mode: int
-    n_readouts: int
-
-
-def adc_plan(chip: Chip, n_steps: int) -> AdcPlan | None:
-    a = chip.spec.adc
-    if a is None:
-        return None
-    dt = chip.spec.integrator.dt
-    if a.sample_times is not None:
-        steps = np.rint(np.asarray(a.sample_times) / dt).astype(np.int64)
-    else:
-        period = a.period_steps(dt)
-        steps = np.arange(period, n_steps + 1, period, dtype=np.int64)
-    steps = steps[(steps >= 1) & (steps <= n_steps)]
-    mode = chip.model.readout_index(a.mode)
-    return AdcPlan(steps=steps, window=a.window_steps(dt), mode=mode,
-                   n_readouts=chip.model.readouts[mode][1])
 
 
 @dataclass(frozen=True)
@@ -229,17 +205,8 @@ class Engine:
     @property
     def J_energy(self) -> np.ndarray:
         """The energy's couplings: the reciprocal part (the whole of a reciprocal chip's)."""
-        def build():
-            chip = self.chip
-            if chip.couplers.edges:  # a sparse matrix: memory grows with the couplers
-                from scipy import sparse
-                C = sparse.csr_array((chip.coupler_parts()[0], (chip.couplers.i,
-                                                                chip.couplers.j)),
-                                     shape=(chip.n, chip.n))
-                return (0.5 * (C + C.T)).tocsr()
-            C = chip.delay_matrices()[0].sum(axis=0)
-            return 0.5 * (C + C.T)
-        return self.chip.registers.couplings.derived("J_energy", build)
+        return self.chip.registers.couplings.derived("J_energy",
+                                                     lambda: energy_matrix(self.chip))
 
     @property
     def adjoint(self) -> tuple:

@@ -108,6 +108,19 @@ def pack_rows(chip: Chip, dtype, classes: bool = True) -> tuple:
             np.asarray(chip.latency_steps, dtype=np.int64), *order)
 
 
+def energy_matrix(chip: Chip):
+    """The couplings the energy reads: the reciprocal part 0.5 (C + C^T) of the cos parts,
+    summed over delay lines; a scipy sparse matrix for an edge-stored chip (memory grows with
+    its couplers), else a (cell, cell) array."""
+    if chip.couplers.edges:
+        from scipy import sparse
+        C = sparse.csr_array((chip.coupler_parts()[0], (chip.couplers.i, chip.couplers.j)),
+                             shape=(chip.n, chip.n))
+        return (0.5 * (C + C.T)).tocsr()
+    C = chip.delay_matrices()[0].sum(axis=0)
+    return 0.5 * (C + C.T)
+
+
 def no_rows(n: int, dtype) -> tuple:
     """:func:`pack_rows`' fields with no delay line (a chip whose kernels read blocks)."""
     empty = np.zeros(0, dtype=np.int64)
