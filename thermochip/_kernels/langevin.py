@@ -5,10 +5,12 @@ One call advances a chunk of K steps. Two layouts of the same step, chosen by ch
 - :func:`integrate` (large chips): each step computes the coupling sums of all replicas as
   matrix-matrix products, one per coupling block (all-to-all: one block; layered: the blocks
   between adjacent layers), so every coupling is read once per step; then the cells update in
-  parallel. Arrays are cell-major so each block is a contiguous row range.
+  parallel. Arrays are cell-major so each block is a contiguous row range. A sparse chip's
+  couplings come as neighbour lists instead (``couplings.lists``, no blocks): each cell sums
+  its incoming edges per delay line, over all replicas at once.
 - :func:`integrate_replicas` (small chips, couplings in cache): parallel over replicas
-  outermost, each thread runs its replica's whole time loop with plain coupling loops, with no
-  barrier per step.
+  outermost, each thread runs its replica's whole time loop with plain coupling loops (over
+  the blocks, or a sparse chip's neighbour lists), with no barrier per step.
 
 Both take the arguments of :mod:`thermochip._kernels.args`. Each step, in dimensionless time:
 
