@@ -119,3 +119,27 @@ def test_a_large_sparse_chip_is_built_without_cells_squared(tmp_path):
     assert chip.couplers.count == 2 * n and np.isfinite(result.x).all()
     assert np.allclose(chip.couplers.gather(chip.registers.couplings.values)[:4], 0.3,
                        atol=chip.registers.couplings.dac.lsb)
+
+
+def test_the_memory_estimate_of_a_sparse_chip_grows_with_its_couplers(tmp_path, monkeypatch):
+    from thermochip import memory
+    from thermochip.errors import ThermochipError
+
+    n = 100_000
+    edges = np.stack([np.arange(n), (np.arange(n) + 1) % n], axis=1)
+    np.savetxt(tmp_path / "ring.csv", edges, fmt="%d", delimiter=",")
+    spec = load_spec({"name": "ring", "cells": {"model": "softspin", "n": n},
+                      "topology": {"kind": "sparse", "edges_file": "ring.csv"},
+                      "couplings": {"init": {"kind": "edges"}},
+                      "integrator": {"dt": "50 ps", "steps": 5}}, base_dir=tmp_path)
+    assert memory.sparse_entries(spec, tmp_path) == 2 * (n + 1)  # lines + 1: an upper bound
+    assert memory.chip_bytes(spec, tmp_path) == pytest.approx(memory.PER_ENTRY * 2 * (n + 1)
+                                                              + memory.PER_CELL * n)
+    # commands that read (cell, cell) views (training, calibration) pay cells squared
+    assert memory.chip_bytes(spec, tmp_path, dense_views=True) > memory.PER_PAIR * n * n
+    monkeypatch.setenv("THERMOCHIP_MAX_MEMORY", "1GB")
+    memory.check_simulation(spec, 5, tmp_path)  # ~66 MB of couplers: fits
+    monkeypatch.setenv("THERMOCHIP_MAX_MEMORY", "250MB")  # the interpreter's 200 MiB + them
+    with pytest.raises(ThermochipError, match="couplings .* lower cells.n, the layer sizes "
+                                              "or the edges"):
+        memory.check_simulation(spec, 5, tmp_path)
