@@ -77,12 +77,26 @@ def out_path(tmp_path: Path, fmt: str) -> Path:
                        "json": "x.json"}[fmt]
 
 
+def dense_codes(codes: np.ndarray, entries, n: int) -> np.ndarray:
+    """(cell, cell) coupling codes of codes_for_chip's couplings (per entry on sparse chips)."""
+    if entries is None:
+        return codes
+    J = np.zeros((n, n), dtype=codes.dtype)
+    J[entries[:, 0], entries[:, 1]] = codes
+    return J
+
+
 def results_contents(path: Path) -> dict:
     with h5py.File(path) as f:
-        raw = raw_results(f, path)  # sparse chips' edge lists as (cell, cell) arrays
-        return {"J": raw["couplings"], "fields": f["fields/codes"][()],
+        raw = raw_results(f, path)  # sparse chips' edge lists as (cell, cell) arrays here
+        n = f["fields/codes"].shape[-1]
+        mask = raw["mask"]
+        if raw["entries"] is not None:
+            mask = dense_codes(np.ones(len(raw["entries"]), dtype=bool), raw["entries"], n)
+        return {"J": dense_codes(raw["couplings"], raw["entries"], n),
+                "entries": raw["entries"], "fields": f["fields/codes"][()],
                 "inputs": f["couplings/input_codes"][()] if "couplings/input_codes" in f
-                else None, "mask": raw["mask"],
+                else None, "mask": mask,
                 "registers": {k: f[f"learner/{k}"][()] for k in f.get("learner", {})},
                 "cdac": dict(f["couplings"].attrs), "fdac": dict(f["fields"].attrs),
                 "layers": (list(f["couplings"].attrs["layers"]) if "layers" in
@@ -121,6 +135,12 @@ def test_export_import_bit_exact(runs, tmp_path, run, fmt):
         for k in range(1, len(ref["layers"]) - 1):
             assert np.array_equal(m[f"W{k}"]["codes"], ref["J"][s[k - 1]:s[k], s[k]:s[k + 1]])
             assert m[f"W{k}"]["bits"] == ref["cdac"]["bits"]
+    elif ref["entries"] is not None:  # a sparse chip: edge lists, no (cell, cell) array
+        assert "J" not in m and "mask" not in m
+        edges = np.argwhere(np.triu(ref["mask"], 1))
+        assert np.array_equal(m["edges"]["codes"], edges)
+        assert np.array_equal(m["J_edges"]["codes"], ref["J"][edges[:, 0], edges[:, 1]])
+        assert m["J_edges"]["axes"] == ["edge"] and m["J_edges"]["kind"] == "coupling"
     else:
         assert np.array_equal(m["J"]["codes"], ref["J"])
         assert np.array_equal(m["mask"]["codes"].astype(bool), ref["mask"])
@@ -129,6 +149,9 @@ def test_export_import_bit_exact(runs, tmp_path, run, fmt):
         assert np.array_equal(m[k]["codes"], v) and m[k]["kind"] == "register"
     # what a chip loads is the same as from the results file
     got, want = ex.codes_for_chip(out), ex.codes_for_chip(src)
+    n = len(ref["fields"][0])
+    for codes in (got, want):
+        codes["couplings"] = dense_codes(codes["couplings"], codes["entries"], n)
     for key in ("couplings", "fields", "input_codes"):
         if want[key] is None:
             assert got[key] is None
@@ -146,7 +169,7 @@ def test_sparse_export_has_the_spec_edges(runs, tmp_path):
     spec = yaml.safe_load((EXAMPLES / "oim_maxcut.yaml").read_text())
     assert d["topology"] == "sparse" and d["layers"] is None
     assert d["matrices"]["edges"]["codes"].tolist() == spec["topology"]["edges"]
-    assert d["matrices"]["J"]["codes"].min() < 0  # antiferromagnetic: negative codes
+    assert d["matrices"]["J_edges"]["codes"].max() < 0  # antiferromagnetic: negative codes
 
 
 def test_reexport_converts_between_formats(runs, tmp_path):
@@ -204,6 +227,14 @@ DIRECTED_SPECS = {
                            "couplings": {"init": {"kind": "values", "J": (
                                np.random.default_rng(1).uniform(-0.8, 0.8, (7, 7))
                                * (1 - np.eye(7))).tolist()}, "asymmetric": True}},
+    # sparse (couplers stored per edge), one device per direction
+    "asymmetric_sparse": {"cells": {"model": "softspin", "n": 6},
+                          "topology": {"kind": "sparse",
+                                       "edges": [[k, (k + 1) % 6] for k in range(6)]},
+                          "couplings": {"init": {"kind": "values", "J": (
+                              np.random.default_rng(2).uniform(-0.8, 0.8, (6, 6))
+                              * (1 - np.eye(6))).tolist()},
+                                        "asymmetric": True}},
     # feed-forward: forward devices only
     "feedforward": {"cells": {"model": "softspin", "layers": [2, 3, 2], "inputs": 4},
                     "topology": {"kind": "layered", "feedforward": True},
@@ -250,7 +281,7 @@ def test_directed_export_import_bit_exact(directed_runs, tmp_path, run, fmt):
     d = ex.load_export(out)
     assert d["directed"] is True and d["order"] == ORDER_DIRECTED
     m = d["matrices"]
-    assert (d["layers"] is None) == (run == "asymmetric")
+    assert (d["layers"] is None) == (run in ("asymmetric", "asymmetric_sparse"))
     if d["layers"] is not None:
         s = np.cumsum([0] + d["layers"][1:])
         assert np.array_equal(m["W0"]["codes"], ref["inputs"]) and "J" not in m
@@ -262,12 +293,17 @@ def test_directed_export_import_bit_exact(directed_runs, tmp_path, run, fmt):
             else:
                 assert np.array_equal(m[f"W{k}_back"]["codes"], J[a:b, b:c].T)
                 assert m[f"W{k}_back"]["axes"] == [f"layer{k}", f"layer{k - 1}"]
+    elif ref["entries"] is not None:  # sparse: every device in the edge list, no J or mask
+        assert "J" not in m and "mask" not in m
+        assert np.array_equal(m["edges"]["codes"], np.argwhere(mask))  # all 12 devices
+        assert np.array_equal(m["J_edges"]["codes"], J[mask])
     else:
         assert np.array_equal(m["J"]["codes"], J)
         assert np.array_equal(m["mask"]["codes"].astype(bool), mask)
         assert np.array_equal(m["edges"]["codes"], np.argwhere(mask))  # all 20 devices
     got = ex.codes_for_chip(out)
-    assert got["directed"] and np.array_equal(got["couplings"], J)
+    assert got["directed"]
+    assert np.array_equal(dense_codes(got["couplings"], got["entries"], len(J)), J)
     # loaded into a fresh chip of the same spec: the run's codes exactly
     spec = _spec_of(src)
     chip = Chip.from_spec(spec)
@@ -284,7 +320,8 @@ def test_directed_export_import_bit_exact(directed_runs, tmp_path, run, fmt):
     # and a re-export keeps the direction
     ex.write_export(out, "json", tmp_path / "again.json")
     again = ex.codes_for_chip(tmp_path / "again.json")
-    assert again["directed"] and np.array_equal(again["couplings"], J)
+    assert again["directed"]
+    assert np.array_equal(dense_codes(again["couplings"], again["entries"], len(J)), J)
 
 
 def test_directed_marker_in_every_format(directed_runs, tmp_path):
@@ -324,6 +361,27 @@ def test_codes_for_couplers_a_chip_lacks_are_refused(directed_runs):
     codes["input_codes"] = Chip.from_spec(spec).input_codes
     with pytest.raises(ThermochipError, match="topology does not have"):
         ex.write_to_chip(Chip.from_spec(spec), codes, "x")
+
+
+def test_sparse_codes_load_into_the_chip_per_edge(runs, tmp_path):
+    """A sparse export loads into a fresh chip of its spec exactly, without a (cell, cell)
+    array; a code for a pair the chip does not couple, or two directions of one reciprocal
+    device that differ, are refused."""
+    src = runs["maxcut"]
+    ex.write_export(src, "csv", tmp_path / "m_csv")
+    chip = Chip.from_spec(_spec_of(src), base_dir=EXAMPLES)
+    codes = ex.codes_for_chip(tmp_path / "m_csv")
+    assert codes["couplings"].shape == (chip.n_couplers * 2,)
+    ex.write_to_chip(chip, codes, "m_csv")
+    assert np.array_equal(chip.J_codes, results_contents(src)["J"])
+    bad = {**codes, "entries": codes["entries"].copy()}
+    bad["entries"][0] = [0, 0]
+    with pytest.raises(ThermochipError, match="from cell 0 into cell 0, which this chip's"):
+        ex.write_to_chip(chip, bad, "m_csv")
+    skew = {**codes, "couplings": codes["couplings"].copy()}
+    skew["couplings"][0] += 1
+    with pytest.raises(ThermochipError, match="directed"):
+        ex.write_to_chip(chip, skew, "m_csv")
 
 
 def test_reciprocal_results_with_directed_codes_are_refused(runs, tmp_path):
@@ -546,7 +604,7 @@ def test_folder_export_replaces_an_old_export_but_not_other_folders(runs, tmp_pa
     ex.write_export(runs["quickstart"], "hex", out)
     ex.write_export(runs["maxcut"], "hex", out)
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["J.hex", "mask.hex", "edges.hex", "h.hex", "S.hex", "spec.yaml", "manifest.json",
+        ["J_edges.hex", "edges.hex", "h.hex", "S.hex", "spec.yaml", "manifest.json",
          "couplings.h5"])
     mine = tmp_path / "mine"
     mine.mkdir()

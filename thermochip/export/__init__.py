@@ -130,9 +130,11 @@ def load_export(path: str | Path) -> dict:
 
 def codes_for_chip(path: str | Path) -> dict:
     """The codes a chip loads, from a results file or any export: ``couplings`` (N x N int32,
-    [receiving cell, sending cell]), ``fields`` (2 x N int32), ``input_codes`` (inputs x first
-    layer, or None), ``registers`` (learner registers, name -> int32 array), plus
-    ``coupling_dac`` / ``field_dac`` (bits, full_scale, lsb, rounding), ``layers``,
+    [receiving cell, sending cell]; or, from a sparse chip, one code per entry of
+    ``entries``), ``entries`` ((entry, 2) int64 (receiving, sending) cells, every direction of
+    every device; None for (cell, cell) codes), ``fields`` (2 x N int32), ``input_codes``
+    (inputs x first layer, or None), ``registers`` (learner registers, name -> int32 array),
+    plus ``coupling_dac`` / ``field_dac`` (bits, full_scale, lsb, rounding), ``layers``,
     ``directed``, ``spec_sha256`` and ``format``."""
     path = Path(path)
     fmt = _detect(path)
@@ -143,7 +145,8 @@ def codes_for_chip(path: str | Path) -> dict:
             if MARKER not in f.attrs:  # a results file: its arrays as they are
                 raw = raw_results(f, path)
                 spec = plain_value(f["spec"][()]) if "spec" in f else None
-                return {"couplings": raw["couplings"], "fields": raw["fields"],
+                return {"couplings": raw["couplings"], "entries": raw["entries"],
+                        "fields": raw["fields"],
                         "input_codes": raw["input_codes"], "registers": raw["registers"],
                         "coupling_dac": dac_attrs(f["couplings"]),
                         "field_dac": dac_attrs(f["fields"]),
@@ -157,30 +160,89 @@ def codes_for_chip(path: str | Path) -> dict:
     exp, fmt = _load(path)
     n = int(exp.meta["n_cells"])
     mats = exp.matrices
+    directed = bool(exp.meta.get(DIRECTED))
+    entries, inputs = None, None
     if exp.meta.get("layers") is not None:
         if exp.meta.get("cell_offsets") is None:
             raise ThermochipError(f"{path}: layered export without cell offsets")
         J = layered_matrix(exp, n)
         inputs = mats["W0"].codes if "W0" in mats else None
-    else:
-        if "J" not in mats:
-            raise ThermochipError(f"{path}: the export has no coupling matrix J")
+    elif "J_edges" in mats:
+        J, entries = _export_entries(mats, n, directed, path)
+    elif "J" in mats:
         J = mats["J"].codes
-        inputs = None
+    else:
+        raise ThermochipError(f"{path}: the export has no coupling matrix J or J_edges")
     names = exp.meta.get("field_names") or [m.name for m in mats.values() if m.kind == "field"]
     try:
         fields = np.stack([mats[name].codes for name in names]).astype(np.int32)
     except KeyError as err:
         raise ThermochipError(f"{path}: the export has no field register {err}") from None
-    if J.shape != (n, n) or fields.shape != (2, n):
+    if (entries is None and J.shape != (n, n)) or fields.shape != (2, n):
         raise ThermochipError(f"{path}: couplings {J.shape} / fields {fields.shape} do not "
                               f"fit {n} cells")
-    return {"couplings": J.astype(np.int32), "fields": fields,
+    return {"couplings": J.astype(np.int32), "entries": entries, "fields": fields,
             "input_codes": None if inputs is None else inputs.astype(np.int32),
             "registers": {m.name: m.codes for m in mats.values() if m.kind == "register"},
             "coupling_dac": exp.dacs.get("coupling"), "field_dac": exp.dacs.get("field"),
-            "layers": exp.meta.get("layers"), DIRECTED: bool(exp.meta.get(DIRECTED)),
+            "layers": exp.meta.get("layers"), DIRECTED: directed,
             "spec_sha256": exp.meta.get("spec_sha256"), "format": fmt}
+
+
+def _export_entries(mats: dict, n: int, directed: bool,
+                    path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, entries) of a sparse export's ``edges`` / ``J_edges``: a reciprocal pair's code
+    on both of its directions."""
+    if "edges" not in mats:
+        raise ThermochipError(f"{path}: J_edges without the edges it codes")
+    edges = mats["edges"].codes.astype(np.int64)
+    codes = mats["J_edges"].codes
+    if edges.ndim != 2 or edges.shape[1] != 2 or codes.shape != (len(edges),):
+        raise ThermochipError(f"{path}: edges {edges.shape} and J_edges {codes.shape} do not "
+                              "give one code per edge")
+    if len(edges) and (edges.min() < 0 or edges.max() >= n):
+        raise ThermochipError(f"{path}: edges name cells outside the chip's {n}")
+    if not directed:
+        if np.any(edges[:, 0] >= edges[:, 1]):
+            raise ThermochipError(f"{path}: a reciprocal chip's edges are (i, j) with i < j")
+        edges, codes = np.concatenate([edges, edges[:, ::-1]]), np.concatenate([codes, codes])
+    return codes, edges
+
+
+def _stored_couplings(chip, codes: dict, source) -> np.ndarray:
+    """The coupling codes of :func:`codes_for_chip` in ``chip``'s storage, after checking that
+    each is a device of the chip and that a reciprocal device's two directions agree."""
+    c = chip.couplers
+    J, entries = codes["couplings"], codes.get("entries")
+    if entries is None:
+        if J.shape != (c.n, c.n):
+            raise ThermochipError(f"{source}: the couplings are {J.shape}, the chip needs "
+                                  f"{(c.n, c.n)}")
+        if not chip.directed and not np.array_equal(J, J.T):
+            raise ThermochipError(f"{source}: the coupling codes are directed (J_ij != J_ji); "
+                                  "this chip's couplers are reciprocal (one device per pair; "
+                                  "couplings.asymmetric is false)")
+        if np.any(J[~chip.mask] != 0):
+            i, j = np.argwhere((J != 0) & ~chip.mask)[0]
+            raise ThermochipError(f"{source}: code {int(J[i, j])} for a coupler from cell {j} "
+                                  f"into cell {i}, which this chip's topology does not have")
+        return c.stored(J)
+    i, j = entries[:, 0], entries[:, 1]
+    if len(i) and (i.min() < 0 or j.min() < 0 or max(i.max(), j.max()) >= c.n):
+        raise ThermochipError(f"{source}: couplers between cells outside the chip's {c.n}")
+    at = np.minimum(c.index(i, j), max(c.count - 1, 0))
+    absent = (c.key[at] != i * c.n + j) if c.count else np.ones(len(i), dtype=bool)
+    if np.any(absent & (J != 0)):
+        k = int(np.argmax(absent & (J != 0)))
+        raise ThermochipError(f"{source}: code {int(J[k])} for a coupler from cell {j[k]} "
+                              f"into cell {i[k]}, which this chip's topology does not have")
+    stored = np.zeros(c.count, dtype=np.int32)
+    stored[at[~absent]] = J[~absent]
+    if not chip.directed and np.any(stored != stored[c.upper]):
+        raise ThermochipError(f"{source}: the coupling codes are directed (J_ij != J_ji); "
+                              "this chip's couplers are reciprocal (one device per pair; "
+                              "couplings.asymmetric is false)")
+    return stored if c.edges else c.dense(stored)
 
 
 def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
@@ -195,18 +257,7 @@ def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
                 f"{source}: {key.split('_')[0]} codes are {have['bits']}-bit, full scale "
                 f"{have['full_scale']}; the chip's DAC is {want.bits}-bit, full scale "
                 f"{want.full_scale}")
-    if codes["couplings"].shape != chip.J_codes.shape:
-        raise ThermochipError(f"{source}: the couplings are {codes['couplings'].shape}, the "
-                              f"chip needs {chip.J_codes.shape}")
-    J = codes["couplings"]
-    if not chip.directed and not np.array_equal(J, J.T):
-        raise ThermochipError(f"{source}: the coupling codes are directed (J_ij != J_ji); "
-                              "this chip's couplers are reciprocal (one device per pair; "
-                              "couplings.asymmetric is false)")
-    if np.any(J[~chip.mask] != 0):
-        i, j = np.argwhere((J != 0) & ~chip.mask)[0]
-        raise ThermochipError(f"{source}: code {int(J[i, j])} for a coupler from cell {j} "
-                              f"into cell {i}, which this chip's topology does not have")
+    couplings = _stored_couplings(chip, codes, source)
     if codes["fields"].shape != chip.field_codes.shape:
         raise ThermochipError(f"{source}: the fields are {codes['fields'].shape}, the chip "
                               f"needs {chip.field_codes.shape}")
@@ -216,7 +267,7 @@ def write_to_chip(chip, codes: dict, source: str | Path = "couplings") -> None:
         raise ThermochipError(f"{source}: the chip needs input couplings of shape "
                               f"{chip.input_codes.shape}; the file has "
                               f"{None if inputs is None else inputs.shape}")
-    chip.registers.couplings.write(chip.couplers.stored(J))
+    chip.registers.couplings.write(couplings)
     chip.registers.fields.write(codes["fields"])
     if has_inputs:
         chip.registers.inputs.write(inputs)

@@ -11,15 +11,17 @@ index is the row):
   inputs) and ``Wk`` (layer k-1 x layer k, k >= 1: the block of the N x N coupling matrix
   between those layers; chip cell indices ``offset[k-1] + r`` and ``offset[k] + c``). The
   mirror block is the transpose (one device per coupler), so it is not repeated.
-- other topologies: ``J`` (cell x cell, symmetric), ``mask`` (cell x cell, 1 where a coupler
+- all-to-all chips: ``J`` (cell x cell, symmetric), ``mask`` (cell x cell, 1 where a coupler
   exists) and ``edges`` (edge x 2: ``(i, j)``, ``i < j``, in row-major order of the upper
   triangle).
+- sparse chips (couplers stored per edge): ``edges`` as above and ``J_edges`` (edge,): the
+  code of the device ``edges[e]``; no cell x cell array, so size grows with the edges.
 - directed chips (``couplings.asymmetric`` or ``topology.feedforward``: one device per
   direction) carry ``directed: true`` and store both directions: ``Wk[r][c]`` is the device
   from layer k-1 cell r into layer k cell c, ``Wk_back[r][c]`` (layer k x layer k-1; absent
   for feed-forward chips) the device from layer k cell r into layer k-1 cell c; ``J[i][j]`` is
   the device from cell j into cell i and ``edges`` lists every device ``(i, j)`` in row-major
-  order. Reciprocal exports carry no ``directed`` key.
+  order (``J_edges[e]`` its code, on sparse chips). Reciprocal exports carry no ``directed`` key.
 - field registers, one code per cell, named as the device model names them (``h``, ``S`` for
   oscillators; ``b``, ``a`` for soft spins), and learner registers (e.g. ``bias_codes``,
   class x cell), which are written through the field DAC.
@@ -43,7 +45,8 @@ ORDER = ("row-major (C order): element [r][c] of an R x C matrix is word r*C + c
          "cell r (chip cell offset[k-1] + r) to layer k cell c (chip cell offset[k] + c); the "
          "mirror block of the symmetric N x N matrix is its transpose. J[i][j]: cell i to cell "
          "j (symmetric). mask[i][j] = 1 where a coupler exists. edges[e] = (i, j), i < j, in "
-         "row-major order of the upper triangle. Field registers: one code per cell. "
+         "row-major order of the upper triangle; J_edges[e]: the code of edges[e] (sparse "
+         "chips, which have no J or mask). Field registers: one code per cell. "
          "value = code * lsb of the matrix's DAC.")
 ORDER_DIRECTED = (
     "row-major (C order): element [r][c] of an R x C matrix is word r*C + c; the first index "
@@ -53,7 +56,8 @@ ORDER_DIRECTED = (
     "Wk_back[r][c]: the device from layer k cell r into layer k-1 cell c, i.e. "
     "J[offset[k-1] + c][offset[k] + r] (absent for feed-forward chips). J[i][j]: the device "
     "from cell j into cell i. mask[i][j] = 1 where that device exists. edges[e] = (i, j) for "
-    "every device J[i][j], in row-major order. Field registers: one code per cell. "
+    "every device J[i][j], in row-major order; J_edges[e]: the code of the device edges[e] "
+    "(sparse chips, which have no J or mask). Field registers: one code per cell. "
     "value = code * lsb of the matrix's DAC.")
 META_KEYS = ("name", "model", "seed", "thermochip_version", "exported_by", "source",
              "spec_sha256", "topology", "layers", "cell_offsets", "n_cells", "field_names",

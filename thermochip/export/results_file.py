@@ -50,27 +50,47 @@ def dac_attrs(group) -> dict:
 
 
 def raw_results(f, path: Path) -> dict:
-    """The arrays a results file stores for a chip, as they are."""
+    """The arrays a results file stores for a chip, as they are: ``couplings`` (cell, cell), or
+    per entry with ``entries`` (entry, 2) = (receiving, sending) cells for a sparse chip."""
     for key in ("couplings/codes", "fields/codes"):
         if key not in f:
             raise ThermochipError(f"{path} is not a thermochip results file (no {key})")
     codes = int_codes(f["couplings/codes"][()], str(path))
     mask = (np.asarray(f["couplings/mask"][()]).astype(bool) if "couplings/mask" in f
             else None)
-    if "couplings/edges" in f:  # a sparse chip's codes, per edge: as (cell, cell) here
-        n = int(f["fields/codes"].shape[-1])
-        i, j = np.asarray(f["couplings/edges"][()], dtype=np.int64).T
-        mask = np.zeros((n, n), dtype=bool)
-        mask[i, j] = True
-        codes, per_edge = np.zeros((n, n), dtype=codes.dtype), codes
-        codes[i, j] = per_edge
-    return {"couplings": codes,
+    entries = None
+    if "couplings/edges" in f:
+        entries = np.asarray(f["couplings/edges"][()], dtype=np.int64).reshape(-1, 2)
+        if codes.shape != (len(entries),):
+            raise ThermochipError(f"{path}: couplings/codes {codes.shape} does not give one "
+                                  f"code per entry of couplings/edges ({len(entries)})")
+    return {"couplings": codes, "entries": entries,
             "fields": int_codes(f["fields/codes"][()], str(path)),
             "input_codes": (int_codes(f["couplings/input_codes"][()], str(path))
                             if "couplings/input_codes" in f else None),
             "mask": mask,
             "registers": {k: int_codes(f[f"learner/{k}"][()], str(path))
                           for k in f.get("learner", {})}}
+
+
+def edge_codes(entries: np.ndarray, codes: np.ndarray, n: int, directed: bool,
+               where: str) -> tuple[np.ndarray, np.ndarray]:
+    """The exported ``edges`` (edge, 2) and ``J_edges`` (edge,) of a sparse chip's entries
+    (entry, 2) and their codes: every device for a directed chip; each reciprocal pair once
+    (i < j), after checking that its two directions hold one code."""
+    key = entries[:, 0] * n + entries[:, 1]
+    if len(key) and (np.any(np.diff(key) <= 0) or entries.min() < 0 or entries.max() >= n):
+        raise ThermochipError(f"{where}: couplings/edges is not a sorted list of distinct "
+                              f"(cell, cell) entries of {n} cells")
+    if directed:
+        return entries, codes
+    i, j = entries.T
+    at = np.minimum(np.searchsorted(key, j * n + i), max(len(key) - 1, 0))
+    if len(key) and (np.any(key[at] != j * n + i) or np.any(codes[at] != codes)):
+        raise ThermochipError(f"{where}: couplings/codes is not symmetric, but the chip's "
+                              "couplers are reciprocal (no couplings.asymmetric)")
+    upper = i < j
+    return entries[upper], codes[upper]
 
 
 def results_directed(f, spec: dict) -> bool:
@@ -91,9 +111,9 @@ def from_results(f, path: Path) -> Export:
     topo = spec.get("topology")
     topology = topo.get("kind") if isinstance(topo, dict) else topo
     directed = results_directed(f, spec)
-    J = raw["couplings"]
-    n = J.shape[0]
-    if J.ndim != 2 or J.shape != (n, n) or raw["fields"].shape != (2, n):
+    J, entries = raw["couplings"], raw["entries"]
+    n = int(raw["fields"].shape[-1])
+    if raw["fields"].shape != (2, n) or (entries is None and J.shape != (n, n)):
         raise ThermochipError(f"{path}: couplings/codes {J.shape} and fields/codes "
                               f"{raw['fields'].shape} do not describe one chip")
     layers = None
@@ -121,6 +141,9 @@ def from_results(f, path: Path) -> Export:
     exp = Export(meta=meta, dacs={"coupling": dac_attrs(f["couplings"]),
                                   "field": dac_attrs(f["fields"])}, spec=spec_text)
     cb = exp.dacs["coupling"]["bits"]
+    if layers is not None and entries is not None:
+        raise ThermochipError(f"{path}: a layered chip's couplings/codes are (cell, cell), "
+                              "not an edge list")
     if layers is not None:
         sizes = layers[1:]
         offsets = [int(v) for v in np.cumsum([0] + sizes)]
@@ -153,6 +176,11 @@ def from_results(f, path: Path) -> Export:
             raise ThermochipError(f"{path}: couplings/codes has codes outside the blocks "
                                   "between adjacent layers" + (
                                       "" if directed else ", or is not symmetric"))
+    elif entries is not None:  # a sparse chip: its edge list, never (cell, cell)
+        edges, codes = edge_codes(entries, J, n, directed, str(path))
+        exp.matrices["edges"] = Matrix("edges", "edges", edges.astype(np.int32).reshape(-1, 2),
+                                       unsigned_bits(max(n - 1, 1)), ("edge", "endpoint"))
+        exp.matrices["J_edges"] = Matrix("J_edges", "coupling", codes, cb, ("edge",))
     else:
         if not directed and not np.array_equal(J, J.T):
             raise ThermochipError(f"{path}: couplings/codes is not symmetric, but the chip's "
