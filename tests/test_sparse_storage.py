@@ -143,3 +143,39 @@ def test_the_memory_estimate_of_a_sparse_chip_grows_with_its_couplers(tmp_path, 
     with pytest.raises(ThermochipError, match="couplings .* lower cells.n, the layer sizes "
                                               "or the edges"):
         memory.check_simulation(spec, 5, tmp_path)
+
+
+@pytest.mark.parametrize("step, lr", [("sgd", 0.002), ("adam", 0.05)])
+def test_om_learning_on_a_sparse_chip_writes_per_pair_as_its_dense_twin(step, lr):
+    """The OM rule's coupling writes on an edge-stored chip (registers, adam means and shadow
+    per pair, so its checkpoint holds no cell x cell array) give the codes its dense twin's
+    (cell, cell) writes give."""
+    from pathlib import Path
+
+    from thermochip.learn.onsager_machlup import OmLearnerCircuit
+
+    grid = [[r * 8 + c, r * 8 + c + 1] for r in range(8) for c in range(7)] + \
+           [[r * 8 + c, r * 8 + c + 8] for r in range(7) for c in range(8)]
+    path = Path(__file__).parents[1] / "examples/digits_om.yaml"
+    spec = load_spec({**yaml_of(path), "topology": {"kind": "sparse", "edges": grid},
+                      "learner": {**yaml_of(path)["learner"], "lr": [lr], "update_every": 8,
+                                  "write": {"rounding": "nearest", "shadow_bits": 16,
+                                            "step": step}},
+                      "train": {"epochs": 1, "eval_replicas": 8}})
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 1, (16, 64)), rng.integers(0, 10, 16)
+    sparse = OmLearnerCircuit(Chip.from_spec(spec), 10)
+    dense = OmLearnerCircuit(dense_twin(Chip.from_spec(spec)), 10)
+    for learner in (sparse, dense):
+        for k in range(2):
+            learner.train_batch(x[8 * k:8 * k + 8], y[8 * k:8 * k + 8])
+    assert np.any(sparse.chip.J_codes != 0)
+    assert np.array_equal(sparse.chip.J_codes, dense.chip.J_codes)
+    state = sparse.state_dict()
+    for name in ("coupling_shadow", "J_codes") + (("coupling_mean",) if step == "adam" else ()):
+        assert state[name].shape in ((len(grid),), (2 * len(grid),)), name
+
+
+def yaml_of(path):
+    import yaml
+    return yaml.safe_load(path.read_text())

@@ -299,7 +299,13 @@ class OmLearnerCircuit(AbstractLearner):
         w, fd, cd = cfg.write, spec.fields.dac, spec.couplings.dac
         self.bias_codes = np.zeros((self.n_classes, chip.n), dtype=np.int32)
         self.bias_writer = DacWriter(self.bias_codes, fd.bits, fd.full_scale, w, chip.rng)
-        self.coupling_writer = DacWriter(chip.J_codes, cd.bits, cd.full_scale, w, chip.rng)
+        c = chip.couplers
+        # a sparse chip's coupling registers (and the writer's shadow, adam means, checkpoint)
+        # are per pair i < j, never cell x cell
+        self._pairs = np.flatnonzero(c.i < c.j) if c.edges else None
+        self._entry_pair = np.searchsorted(self._pairs, c.upper) if c.edges else None
+        self.coupling_writer = DacWriter(self._coupling_codes(), cd.bits, cd.full_scale, w,
+                                         chip.rng)
 
     # -- what the learner knows ------------------------------------------------------------------
     @property
@@ -312,6 +318,27 @@ class OmLearnerCircuit(AbstractLearner):
         """The couplings as the learner knows them: DAC codes * LSB (no mismatch)."""
         cd = self.chip.spec.couplings.dac
         return dac.to_values(self.chip.J_codes, cd.bits, cd.full_scale)
+
+    def _coupling_codes(self) -> np.ndarray:
+        """The coupling codes the writer updates: (cell, cell), or (pair,) on a sparse chip."""
+        codes = self.chip.registers.couplings.codes
+        return codes[self._pairs] if self._pairs is not None else self.chip.J_codes
+
+    def _write_couplings(self, grad: np.ndarray, scale: float) -> None:
+        """Step the reciprocal couplings by ``scale`` x ``grad`` ((cell, cell), the upper
+        triangle read) through the DAC; both directions of a pair get its new code."""
+        chip, writer = self.chip, self.coupling_writer
+        if self._pairs is not None:
+            c, up = chip.couplers, self._pairs
+            new = writer.apply(self._coupling_codes(), grad[c.i[up], c.j[up]], scale=scale)
+            chip.registers.couplings.write(new[self._entry_pair])
+            return
+        new = writer.apply(chip.J_codes, np.triu(grad, 1) * chip.mask, scale=scale)
+        upper = np.triu(new, 1)
+        chip.registers.couplings.write(chip.couplers.stored((upper + upper.T).astype(np.int32)))
+        if writer.shadow_bits is not None:
+            s = np.triu(writer.shadow, 1)
+            writer.shadow = s + s.T
 
     def _field_registers(self) -> np.ndarray:
         """(2, cell) the chip's own field registers b and a, codes * LSB."""
@@ -370,14 +397,7 @@ class OmLearnerCircuit(AbstractLearner):
                                                      scale=-cfg.lr_fields * lr_scale)
         if cfg.lr[0] > 0:
             dL_dJ = _grad_couplings(self.model, self.p64, X[:-1], r, cfg.kT)
-            new = self.coupling_writer.apply(chip.J_codes, np.triu(dL_dJ, 1) / M * chip.mask,
-                                             scale=-cfg.lr[0] * lr_scale)
-            upper = np.triu(new, 1)
-            chip.registers.couplings.write(chip.couplers.stored(
-                (upper + upper.T).astype(np.int32)))
-            if self.coupling_writer.shadow_bits is not None:
-                s = np.triu(self.coupling_writer.shadow, 1)
-                self.coupling_writer.shadow = s + s.T
+            self._write_couplings(dL_dJ / M, -cfg.lr[0] * lr_scale)
 
     def infer(self, pixels: np.ndarray) -> np.ndarray:
         """(sample, class) minus the OM action of each sample's observed trajectory under each
