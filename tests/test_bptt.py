@@ -155,6 +155,7 @@ def test_bptt_refuses_what_it_cannot_differentiate(change, where):
     assert any(path.startswith(where) for path, _ in err.value.problems), err.value.problems
 
 
+@pytest.mark.slow  # convergence
 def test_bptt_trains_the_quickstart_chip():
     """The reference trainer learns the digits (its gradients are ~5-70x EP's estimates on
     this chip, hence the smaller rates)."""

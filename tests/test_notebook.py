@@ -9,6 +9,7 @@ import pytest
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples/notebooks/quickstart.ipynb"
 
 
+@pytest.mark.slow  # every example end to end
 def test_quickstart_notebook_runs():
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
