@@ -413,8 +413,9 @@ def test_resumed_run_equals_uninterrupted_run(tmp_path):
 
 
 def test_a_checkpoint_resumes_only_its_own_run(tmp_path):
-    """Another spec (here: another layer size) or another epoch total under a cosine schedule
-    is refused in one line; without a decay an explicit --epochs extends the run."""
+    """Another spec (here: another layer size), another epoch total under a cosine schedule or
+    fewer epochs than the checkpoint has run are refused in one line; without a decay an
+    explicit --epochs extends the run."""
     import yaml
     spec_dict = yaml.safe_load((ROOT / "examples/quickstart.yaml").read_text())
     spec_dict["data"] = {"dataset": "digits", "train_size": 80, "test_size": 40}
@@ -430,8 +431,13 @@ def test_a_checkpoint_resumes_only_its_own_run(tmp_path):
     r = run_cli(other, "--out", out, "--resume", cwd=tmp_path)
     assert r.returncode == 1 and "belongs to another spec" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-    r = run_cli(spec, "--out", out, "--resume", "--epochs", 2, cwd=tmp_path)
+    r = run_cli(spec, "--out", out, "--resume", "--epochs", 2, "--keep-checkpoint",
+                cwd=tmp_path)
     assert r.returncode == 0 and "resumed from" in r.stderr and "epoch 2/2" in r.stderr
+    out.unlink()  # fewer epochs than the checkpoint has run cannot be honoured
+    r = run_cli(spec, "--out", out, "--resume", "--epochs", 1, cwd=tmp_path)
+    assert r.returncode == 1 and "already run 2 epochs" in r.stderr and not out.exists()
+    assert len(r.stderr.strip().splitlines()) == 1
     cosine = tmp_path / "cos.yaml"
     cosine.write_text(yaml.safe_dump({**spec_dict, "train": {**spec_dict["train"],
                                                              "lr_decay": "cosine"}}))

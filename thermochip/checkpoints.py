@@ -73,13 +73,14 @@ def save_checkpoint(path: Path, epoch: int, learner, history: host.History,
 
 
 def checkpoint_identity(path: Path) -> dict:
-    """The run a checkpoint belongs to (:func:`run_identity`); empty for a file without one."""
+    """The run a checkpoint belongs to (:func:`run_identity`) and ``epoch``, the epochs it has
+    done; empty for a file without them."""
     import h5py
 
     try:
         with h5py.File(path, "r") as f:
             return {k: (v.decode() if isinstance(v, bytes) else v.item() if hasattr(v, "item")
-                        else v) for k, v in f.attrs.items() if k != "epoch"}
+                        else v) for k, v in f.attrs.items()}
     except OSError as err:
         raise ThermochipError(f"cannot resume from {path}: {err}") from None
 
@@ -90,6 +91,9 @@ def resume_problem(path: Path, spec: ChipSpec, epochs_given: bool) -> str | None
     if saved.get("spec_sha256") != now["spec_sha256"]:
         return (f"cannot resume from {path}: it belongs to another spec (or one saved before "
                 f"checkpoints named their run); remove it or give another --out")
+    if epochs_given and now["epochs"] < saved.get("epoch", 0):
+        return (f"cannot resume from {path} with --epochs {now['epochs']}: it has already run "
+                f"{saved['epoch']} epochs; give at least that many, or leave --epochs out")
     if epochs_given and saved["epochs"] != now["epochs"] and saved["lr_decay"] != "none":
         return (f"cannot resume from {path} with --epochs {now['epochs']}: its run has "
                 f"{saved['epochs']} epochs under lr_decay {saved['lr_decay']}, whose schedule "
