@@ -25,6 +25,7 @@ from thermochip.errors import NumericalError
 from thermochip.packing import (
     adjoint_matrices,
     energy_matrix,
+    kernel_array,
     no_rows,
     pack_adjoint,
     pack_blocks,
@@ -315,7 +316,7 @@ class Engine:
         # holds at least lag + 1 states (a longer ring changes no value the kernels compute)
         slots = self.n_slots if settle is None else max(self.n_slots, settle.lag + 1)
         hist = np.empty((slots, model.n_channels) + x.shape, dtype=dtype)  # kernel-filled
-        fields = np.ascontiguousarray(chip.fields, dtype=dtype)
+        fields = kernel_array(chip.fields, dtype)
         # (field, replica, cell) field changes; the kernels skip an absent field 1
         if h_ext is None:
             given = np.zeros((0, B, N))
@@ -323,7 +324,7 @@ class Engine:
             given = h_ext if np.any(h_ext[1]) else h_ext[:1]
         else:
             given = np.broadcast_to(h_ext, (1, B, N))
-        hx = np.ascontiguousarray(given.transpose(0, 2, 1) if cell_major else given, dtype=dtype)
+        hx = kernel_array(given.transpose(0, 2, 1) if cell_major else given, dtype)
         dt = dtype(chip.dt)
         if correction is None:  # an empty pair list switches the correction off
             adjoint = self._no_correction()
@@ -333,8 +334,7 @@ class Engine:
             twin = B // 2 if correction.twins else 0
             xref = (np.zeros((0, 0)) if correction.twins else
                     np.mod(correction.ref, model.periodic) if model.periodic else correction.ref)
-            xref = np.ascontiguousarray(xref.T if cell_major and not correction.twins else xref,
-                                        dtype=dtype)
+            xref = kernel_array(xref.T if cell_major and not correction.twins else xref, dtype)
         adjoint = args.Adjoint(*adjoint, xref, twin, dtype(model.periodic or 0.0), dtype(0.5))
 
         plan = adc_plan(chip, n_steps)
@@ -359,7 +359,7 @@ class Engine:
             nonlocal energy_fields, energy_gain
             energy_fields, amplitude, energy_gain = self.schedule.drives(
                 (self.noise_step + k) * spec.integrator.dt, chip, chip.fields, self.noise_std)
-            return (args.Cells(np.ascontiguousarray(energy_fields, dtype=dtype), hx, self.gain,
+            return (args.Cells(kernel_array(energy_fields, dtype), hx, self.gain,
                                self.offset, amplitude),
                     scaled_couplings(self.couplings, energy_gain))
 
@@ -425,7 +425,7 @@ class Engine:
             check = check_step()
             K = natural if check is None or check <= k else min(natural, check - k)
             block = (no_noise if noise is None else
-                     np.ascontiguousarray(noise[:, k:k + K + self.noise_ahead], dtype=dtype))
+                     kernel_array(noise[:, k:k + K + self.noise_ahead], dtype))
             drift = self._flicker(K).astype(dtype) if len(self.flicker_decay) else no_drift
             rc = self.kernel(p, x, hist, args.Steps(k, K, dt, self.method, threads), couplings,
                              cells, args.Noise(block, self.noise_keys, self.noise_step + k, drift),

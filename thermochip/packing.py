@@ -128,6 +128,13 @@ def no_rows(n: int, dtype) -> tuple:
             np.zeros(0, dtype=dtype), empty, empty, empty)
 
 
+def kernel_array(a, dtype) -> np.ndarray:
+    """``a`` as the kernels take it: C-contiguous and writable, copied only when it is not. A
+    read-only view (a register's values, a cached matrix) is another numba type than a fresh
+    array: passing both would compile every kernel twice."""
+    return np.require(a, dtype=dtype, requirements=("C", "W"))
+
+
 def pack_dense(chip: Chip, dtype) -> tuple:
     """The couplings as whole matrices (:class:`thermochip._kernels.args.Dense` fields, in
     order): J^l (line, cell, cell) in ``dtype`` (J cos alpha of that line; no carrier
@@ -138,8 +145,8 @@ def pack_dense(chip: Chip, dtype) -> tuple:
         Jc[line, chip.couplers.i, chip.couplers.j] = C
     else:
         Jc = chip.delay_matrices()[0]
-    return (np.ascontiguousarray(Jc, dtype=dtype),
-            np.asarray(chip.latency_steps, dtype=np.int64), *_update_order(chip))
+    return (kernel_array(Jc, dtype), np.asarray(chip.latency_steps, dtype=np.int64),
+            *_update_order(chip))
 
 
 def _update_order(chip: Chip) -> tuple[np.ndarray, np.ndarray]:
