@@ -3,14 +3,13 @@
 One call advances a chunk of K steps. Two layouts of the same step, chosen by chip size:
 
 - :func:`integrate` (large chips): each step computes the coupling sums of all replicas as
-  matrix-matrix products, one per coupling block (all-to-all: one block; layered: the blocks
-  between adjacent layers), so every coupling is read once per step; then the cells update in
+  matrix-matrix products, one per coupling block (all-to-all: one; layered: the blocks between
+  adjacent layers), so every coupling is read once per step; then the cells update in
   parallel. Arrays are cell-major so each block is a contiguous row range. A sparse chip's
-  couplings come as neighbour lists instead (``couplings.lists``, no blocks): each cell sums
-  its incoming edges per delay line, over all replicas at once.
-- :func:`integrate_replicas` (small chips, couplings in cache): parallel over replicas
-  outermost, each thread runs its replica's whole time loop with plain coupling loops (over
-  the blocks, or a sparse chip's neighbour lists), with no barrier per step.
+  couplings are neighbour lists (``couplings.lists``): each cell sums its incoming edges.
+- :func:`integrate_replicas` (small chips, couplings in cache): parallel over replicas, each
+  thread runs its replica's whole time loop with plain loops over the blocks or neighbour
+  lists, with no barrier per step.
 
 Both take the arguments of :mod:`thermochip._kernels.args`. Each step, in dimensionless time:
 
@@ -32,17 +31,15 @@ Both take the arguments of :mod:`thermochip._kernels.args`. Each step, in dimens
    The reference is a fixed state per replica, or (twins) the live midpoint of replicas b and
    b + B/2.
 
-They return 0, or 1 when a state became non-finite (the chunk stops at that step; ``status``
-says where). The ring buffer ``hist`` keeps the channels of state index k in slot k % n_slots;
-a call from state index 0 first fills every slot with the initial state's channels (the
-history before t = 0 is constant).
+They return 0, or 1 when a state became non-finite (the chunk stops there; ``status`` says
+where). The ring buffer ``hist`` keeps the channels of state index k in slot k % n_slots; a
+call from state index 0 fills every slot with the initial state's (constant history).
 
-White noise: K steps from state index k0; ``xi`` of replica b, chunk step k, cell i is normal
-number ``(counter0 + k) * N + i`` of the stream ``keys[b]`` (:mod:`thermochip._kernels.rng`),
-or, when ``random.injected`` (replica, step, cell) is not empty, the injected value. Update
-schemes (``steps.method``): 0 Euler--Maruyama, each step's own normal; 1 Leimkuhler--Matthews,
-the mean of this step's and the next step's normals (xi_k + xi_{k+1}) / 2 with the same
-amplitude (an injected block then holds one step more).
+White noise: ``xi`` of replica b, chunk step k, cell i is normal ``(counter0 + k) * N + i`` of
+the stream ``keys[b]`` (:mod:`thermochip._kernels.rng`), or the injected value when
+``random.injected`` (replica, step, cell) is not empty. Update schemes (``steps.method``): 0
+Euler--Maruyama, each step's own normal; 1 Leimkuhler--Matthews, (xi_k + xi_{k+1}) / 2 at the
+same amplitude (an injected block then holds one step more).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 import thermochip
+from thermochip.couplers import Couplers
 from thermochip.errors import ThermochipError
 from thermochip.export.model import (
     DIRECTED,
@@ -84,12 +85,13 @@ def edge_codes(entries: np.ndarray, codes: np.ndarray, n: int, directed: bool,
                               f"(cell, cell) entries of {n} cells")
     if directed:
         return entries, codes
-    i, j = entries.T
-    at = np.minimum(np.searchsorted(key, j * n + i), max(len(key) - 1, 0))
-    if len(key) and (np.any(key[at] != j * n + i) or np.any(codes[at] != codes)):
+    c = Couplers(n, entries[:, 0], entries[:, 1], True)
+    lower = np.flatnonzero(c.i > c.j)  # each must find its pair's entry i < j
+    if 2 * len(lower) != c.count or np.any(c.upper[lower] == lower) \
+            or np.any(codes != codes[c.upper]):
         raise ThermochipError(f"{where}: couplings/codes is not symmetric, but the chip's "
                               "couplers are reciprocal (no couplings.asymmetric)")
-    upper = i < j
+    upper = c.i < c.j
     return entries[upper], codes[upper]
 
 
